@@ -63,6 +63,7 @@ struct node_config {                /* immutable after start */
     int ban_seconds;                /* default 3600 */
     bool mine;                      /* --mine */
     int mine_interval_ms;           /* pause between mined blocks, default 1000 (0 = none) */
+    uint64_t mine_blocks;           /* --mine-blocks: stop mining after this many (0 = no limit) */
     int log_level;                  /* LOG_ERROR..LOG_DEBUG */
     size_t thread_stack_bytes;      /* connection threads, default 256 KiB */
     char *port_file;                /* if set, write the bound P2P port here once listening */

@@ -608,16 +608,51 @@ def whole_chain(port, timeout=20.0):
         return out
 
 
-def offer_blocks(port, blocks, source=None, seed_mode=False, settle=0.0):
+def offer_blocks(port, blocks, source=None, seed_mode=False, barrier=True):
     """Offers blocks to a node as one allBlock array over a new client
-    connection (a hello'd peer unless seed_mode). Returns the client's
-    leftover messages after closing. Does not wait for acceptance."""
+    connection (a hello'd peer unless seed_mode). With barrier, then asks
+    latestBlock and waits for the answer: a node handles one peer's messages
+    in order, so the answer comes after the offer was processed (and reading
+    it means we never close with unread data, which would send an RST).
+    Returns the answered tip or None (closed, e.g. an invalid offer)."""
     with Client(port, source=source) as c:
         if not seed_mode:
             c.hello()
         c.send("allBlock", blocks)
-        if settle:
-            c.recv(settle)
+        if not barrier:
+            return None
+        try:
+            return c.latest_block(20.0)
+        except (TestFailure, OSError):
+            return None
+
+
+def get_peers(port, timeout=10.0):
+    """The node's `peers` answer to getPeers (a list of "host:port")."""
+    with Client(port, timeout=timeout) as c:
+        c.hello()
+        c.send("getPeers", {})
+        p = c.wait_for("peers", timeout)
+    if not isinstance(p, dict) or not isinstance(p.get("peers"), list):
+        raise TestFailure("malformed peers payload: %r" % (p,))
+    return p["peers"]
+
+
+def introduce(port, addrs, wait_get_peers=5.0):
+    """Tells the node at port about addrs with a `peers` message, as peer
+    exchange does, so that it dials them. Waits (bounded) for the node's own
+    getPeers first, then sends `peers` regardless. Returns whether the node
+    asked getPeers."""
+    with Client(port) as c:
+        c.hello()
+        try:
+            c.wait_for("getPeers", wait_get_peers)
+            asked = True
+        except TestFailure:
+            asked = False
+        c.send("peers", {"peers": list(addrs)})
+        c.recv(0.5)   # let it read before we close
+    return asked
 
 
 def wait_until(pred, timeout, interval=0.25, what="condition"):

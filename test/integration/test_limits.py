@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""
+Limits a node enforces (docs/protocol.md "Limits a node enforces"):
+--max-inbound, the handshake timeout, the idle timeout, and fairness under a
+flooding client (each peer's share of the shared queue).
+
+How this fails if a limit is broken: a 4th connection is served, a silent
+peer is never dropped (the timeouts would also let an attacker hold every
+slot forever), a freed slot is never reusable, or the flooding client starves
+an honest one.
+"""
+
+import threading
+import time
+
+import pclib
+from pclib import Chain
+
+
+def max_inbound(h):
+    node = h.node("inbound3", args=["--max-inbound", "3"])
+    clients = []
+    try:
+        for i in range(3):
+            c = pclib.Client(node.port)
+            clients.append(c)
+            c.hello()
+            lb = h.step("inbound client %d of 3 is served" % (i + 1), c.latest_block)
+        fourth = pclib.Client(node.port, source="127.0.0.2")
+        closed, seen = fourth.wait_closed(10)
+        errs = [m for m in seen if m.get("type") == "error"]
+        h.check(errs, "4th connection gets an error message", [m.get("type") for m in seen])
+        h.check(closed, "4th connection is closed by the node")
+        h.check(not any(m.get("type") == "latestBlock" for m in seen),
+                "4th connection is not served")
+        fourth.close()
+        # The three are still served.
+        for i, c in enumerate(clients):
+            h.step("after the refusal, client %d still served" % (i + 1), c.latest_block)
+        # Freeing a slot makes room again (the limit counts live connections).
+        clients.pop().close()
+
+        def served():
+            with pclib.Client(node.port, source="127.0.0.3") as c:
+                c.hello()
+                return c.latest_block(5)
+        h.step("after one of the three leaves, a new connection is served",
+               pclib.wait_until, served, 20, interval=0.5, what="a freed inbound slot")
+        # Refusing for the limit is not a ban: 127.0.0.2 can come back too.
+        clients.pop().close()
+
+        def served2():
+            with pclib.Client(node.port, source="127.0.0.2") as c:
+                c.hello()
+                return c.latest_block(5)
+        h.step("the address refused for the limit is not banned", pclib.wait_until, served2, 20,
+               interval=0.5, what="127.0.0.2 served")
+    finally:
+        for c in clients:
+            c.close()
+    node.stop()
+
+
+def handshake_timeout(h):
+    node = h.node("hstimeout", args=["--handshake-timeout-ms", "1000",
+                                     "--idle-timeout-ms", "3000"])
+    silent = pclib.Client(node.port, source="127.0.0.4")
+    talker = pclib.Client(node.port, source="127.0.0.5")
+    talker.hello()
+    closed, seen = silent.wait_closed(15)
+    h.check(closed, "a connection that never sends anything is dropped (handshake timeout 1 s)")
+    errs = [m.get("payload") for m in seen if m.get("type") == "error"]
+    h.check(errs and errs[-1].get("code") == "timeout", "it gets error code 'timeout'", errs)
+    silent.close()
+    # A peer that did hello is not subject to the handshake timeout.
+    lb = h.step("a peer that said hello is still served after the handshake timeout",
+                talker.latest_block, 5)
+    talker.close()
+
+    # Idle timeout: a handshaked peer that answers nothing (not even ping)
+    # is disconnected; one that answers pings stays.
+    mute = pclib.Client(node.port, source="127.0.0.6")
+    mute.hello()
+    live = pclib.Client(node.port, source="127.0.0.7")
+    live.hello()
+    stop = threading.Event()
+    live_seen = []
+
+    def keep_alive():   # answers pings only (wait_for does that), bounded
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                live.wait_for("never-sent-type", 0.5)
+            except pclib.TestFailure as e:
+                if live.closed:
+                    live_seen.append(str(e))
+                    return
+    t = threading.Thread(target=keep_alive, daemon=True)
+    t.start()
+    closed, seen = mute.wait_closed(20)
+    types = [m.get("type") for m in seen]
+    h.check("ping" in types, "a silent peer is pinged before the idle timeout", types)
+    h.check(closed, "a silent peer is dropped after the idle timeout (3 s)", types)
+    mute.close()
+    stop.set()
+    t.join(5)
+    h.check(not live.closed, "a peer answering pings is kept past the idle timeout", live_seen)
+    live.close()
+    node.stop()
+
+
+class Flooder:
+    """Sends `msg` nonstop from its own address for at most `limit_s`;
+    with drain, a second thread reads and discards the answers (a fast
+    client), else it never reads (a client that lets answers pile up)."""
+
+    def __init__(self, port, source, msg, drain, limit_s=20):
+        self.c = pclib.Client(port, source=source)
+        self.c.hello()
+        self.c.sock.settimeout(None)   # blocking: never cut a frame in half
+        self.msg = msg
+        self.limit_s = limit_s
+        self.stop = threading.Event()
+        self.sent = 0
+        self.sent_late = 0             # sent after `answered` was set
+        self.answered = threading.Event()
+        self.ended = None              # why the sender stopped
+        self.t = threading.Thread(target=self._send, daemon=True)
+        self.d = threading.Thread(target=self._drain, daemon=True) if drain else None
+
+    def start(self):
+        self.t.start()
+        if self.d:
+            self.d.start()
+
+    def _send(self):
+        deadline = time.monotonic() + self.limit_s
+        while not self.stop.is_set():
+            if time.monotonic() > deadline:
+                self.ended = "time limit"
+                return
+            try:
+                self.c.sock.sendall(self.msg)
+            except OSError as e:
+                self.ended = "send failed: %s" % e
+                return
+            self.sent += 1
+            if self.answered.is_set():
+                self.sent_late += 1
+        self.ended = "stopped"
+
+    def _drain(self):
+        while not self.stop.is_set():
+            try:
+                if not self.c.sock.recv(1 << 16):
+                    return
+            except OSError:
+                return
+
+    def finish(self):
+        self.stop.set()
+        try:
+            self.c.sock.shutdown(2)   # wakes a blocked sendall/recv
+        except OSError:
+            pass
+        self.t.join(10)
+        if self.d:
+            self.d.join(10)
+        self.c.close()
+
+
+def honest_answers(h, node, chain, fl, label):
+    answers = 0
+    for i in range(3):
+        try:
+            got = pclib.tip_of(node.port, timeout=20)
+            answers += got["hash"] == chain.tip["hash"]
+        except (pclib.TestFailure, OSError) as e:
+            h.info("%s: honest query %d failed: %s" % (label, i, e))
+    fl.answered.set()
+    return answers
+
+
+def flood(h):
+    node = h.node("flooded")
+    chain = Chain().extend(40, tag="flood")
+    node.offer(chain.range(2, 41))
+    node.wait_tip(chain.tip)
+
+    # A fast client: valid queries nonstop, answers read and discarded.
+    fl = Flooder(node.port, "127.0.0.8", b'{"type":"latestBlock","payload":{}}\n' * 256,
+                 drain=True)
+    fl.start()
+    time.sleep(1.0)
+    answers = honest_answers(h, node, chain, fl, "fast flood")
+    time.sleep(0.5)
+    busy = fl.t.is_alive() and fl.sent_late > 0
+    fl.finish()
+    h.check(answers == 3, "fast flood: an honest client gets 3 of 3 answers", answers)
+    h.check(busy, "fast flood: still flooding after the honest answers",
+            "sent %d batches, %d after, ended: %s" % (fl.sent, fl.sent_late, fl.ended))
+    h.step("after the fast flood the node still answers", pclib.tip_of, node.port)
+
+    # A client that never reads: its answers (40-block allBlock pages) pile up
+    # in its send queue; the node must not starve others, and may drop it.
+    fl = Flooder(node.port, "127.0.0.9", b'{"type":"allBlock","payload":{}}\n' * 64,
+                 drain=False)
+    fl.start()
+    time.sleep(1.0)
+    answers = honest_answers(h, node, chain, fl, "non-reading flood")
+    fl.t.join(25)
+    h.check(answers == 3, "non-reading flood: an honest client gets 3 of 3 answers", answers)
+    h.check(fl.ended and "send failed" in fl.ended,
+            "non-reading flood: the node disconnects a peer whose answers pile up "
+            "(send queue cap)", "sent %d batches, ended: %s" % (fl.sent, fl.ended))
+    fl.finish()
+    h.step("after the non-reading flood the node still answers", pclib.tip_of, node.port)
+    node.stop()
+
+
+def main(h):
+    max_inbound(h)
+    handshake_timeout(h)
+    flood(h)
+
+
+if __name__ == "__main__":
+    pclib.Harness("limits").run(main)

@@ -1,0 +1,273 @@
+/*
+ * The shared message queue (src/node/queue.c) and peer reference counting.
+ *
+ * Blocking is tested with real threads and bounded waits: the test waits (at
+ * most 10 s) for a producer to reach a point, and never asserts that
+ * something happened within a time, so a slow machine cannot fail it.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "check.h"
+#include "node.h"
+#include "peer.h"
+
+static struct node node;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits up to 10 s for *v to reach want. */
+static bool wait_for(atomic_int *v, int want)
+{
+    for (int i = 0; i < 10000 && atomic_load(v) != want; i++)
+        sleep_ms(1);
+    return atomic_load(v) == want;
+}
+
+static void setup(size_t share_bytes, size_t share_msgs)
+{
+    node.cfg.send_queue_bytes = 1 << 20;
+    CHECK_EQ_INT(queue_init(&node.queue, share_bytes, share_msgs), 0);
+}
+
+static struct peer *new_peer(void)
+{
+    struct peer *p = peer_new(&node, -1, true, "127.0.0.1", "127.0.0.1:1");
+    CHECK(p != NULL);
+    return p;
+}
+
+static struct msg *peer_msg(struct peer *p, const char *type, size_t bytes)
+{
+    json_t *body = json_pack("{s:s, s:{}}", "type", type, "payload");
+    struct msg *m = msg_new(MSG_PEER, p, body, bytes);
+    CHECK(m != NULL && m->type != NULL);
+    return m;
+}
+
+static void test_order(void)
+{
+    setup(1 << 20, 100);
+    struct peer *p = new_peer();
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(p, "a", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, msg_new(MSG_LOCAL_BLOCK, NULL, NULL, 0)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(p, "b", 10)), 0);
+    CHECK_EQ_INT(queue_depth(&node.queue), 3);
+    CHECK_EQ_INT(p->q_msgs, 2);
+    CHECK_EQ_INT(p->q_bytes, 20);
+    struct msg *m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->kind == MSG_PEER && strcmp(m->type, "a") == 0 && m->peer == p);
+    msg_free(m);
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->kind == MSG_LOCAL_BLOCK && m->peer == NULL && m->type == NULL);
+    msg_free(m);
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && strcmp(m->type, "b") == 0);
+    msg_free(m);
+    CHECK_EQ_INT(p->q_msgs, 0);
+    CHECK_EQ_INT(p->q_bytes, 0);
+    CHECK(queue_pop(&node.queue, 10) == NULL); /* empty: times out */
+    CHECK(node.queue.high_water == 3);
+    peer_unref(p);
+    queue_destroy(&node.queue);
+}
+
+struct producer {
+    struct peer *p;
+    int n;             /* messages to push */
+    size_t bytes;      /* wire bytes each */
+    atomic_int pushed; /* pushed so far */
+    atomic_int result; /* last queue_push result */
+    pthread_t t;
+};
+
+static void *produce(void *arg)
+{
+    struct producer *pr = arg;
+    for (int i = 0; i < pr->n; i++) {
+        struct msg *m = peer_msg(pr->p, "x", pr->bytes);
+        int r = queue_push(&node.queue, m);
+        atomic_store(&pr->result, r);
+        if (r != 0) {
+            msg_free(m);
+            break;
+        }
+        atomic_fetch_add(&pr->pushed, 1);
+    }
+    return NULL;
+}
+
+static void start(struct producer *pr, struct peer *p, int n, size_t bytes)
+{
+    pr->p = p;
+    pr->n = n;
+    pr->bytes = bytes;
+    atomic_init(&pr->pushed, 0);
+    atomic_init(&pr->result, 1);
+    CHECK_EQ_INT(pthread_create(&pr->t, NULL, produce, pr), 0);
+}
+
+static void drain(void)
+{
+    struct msg *m;
+    while ((m = queue_pop(&node.queue, 0)) != NULL)
+        msg_free(m);
+}
+
+/* A peer at its message share blocks until the worker pops; others do not. */
+static void test_share_msgs(void)
+{
+    setup(1 << 20, 2);
+    struct peer *flood = new_peer(), *honest = new_peer();
+    struct producer pr;
+    start(&pr, flood, 3, 10);
+    CHECK(wait_for(&pr.pushed, 2));
+    sleep_ms(50); /* give a broken queue the chance to take a third */
+    CHECK_EQ_INT(atomic_load(&pr.pushed), 2);
+    CHECK_EQ_INT(queue_depth(&node.queue), 2);
+
+    /* Another peer, the miner and a disconnect are not held up. */
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(honest, "h", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, msg_new(MSG_LOCAL_BLOCK, NULL, NULL, 0)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, msg_new(MSG_DISCONNECTED, flood, NULL, 0)), 0);
+    CHECK_EQ_INT(queue_depth(&node.queue), 5);
+
+    struct msg *m = queue_pop(&node.queue, 0); /* one of flood's: frees a slot */
+    CHECK(m != NULL && m->peer == flood);
+    msg_free(m);
+    CHECK(wait_for(&pr.pushed, 3));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), 0);
+    drain();
+    CHECK_EQ_INT(flood->q_msgs, 0);
+    peer_unref(flood);
+    peer_unref(honest);
+    queue_destroy(&node.queue);
+}
+
+/* The byte share: blocks when the next message would pass it, but a peer
+ * with nothing queued may always push one message, however large. */
+static void test_share_bytes(void)
+{
+    setup(100, 1000);
+    struct peer *p = new_peer();
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(p, "big", 500)), 0);
+    struct producer pr;
+    start(&pr, p, 1, 10);
+    sleep_ms(20);
+    CHECK_EQ_INT(atomic_load(&pr.pushed), 0);
+    drain();
+    CHECK(wait_for(&pr.pushed, 1));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    drain();
+
+    start(&pr, p, 3, 40); /* 40 + 40 fit, the third (120 > 100) waits */
+    CHECK(wait_for(&pr.pushed, 2));
+    CHECK_EQ_INT(p->q_bytes, 80);
+    struct msg *m = queue_pop(&node.queue, -1);
+    msg_free(m);
+    CHECK(wait_for(&pr.pushed, 3));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    drain();
+    peer_unref(p);
+    queue_destroy(&node.queue);
+}
+
+/* Closing the peer wakes its blocked reader with PC_E_LIMIT. */
+static void test_peer_close_wakes(void)
+{
+    setup(1 << 20, 1);
+    struct peer *p = new_peer();
+    struct producer pr;
+    start(&pr, p, 5, 1);
+    CHECK(wait_for(&pr.pushed, 1));
+    peer_mark_closing(p);
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), PC_E_LIMIT);
+    CHECK_EQ_INT(atomic_load(&pr.pushed), 1);
+    CHECK(peer_is_closing(p));
+    /* a closing peer still gets its MSG_DISCONNECTED through */
+    CHECK_EQ_INT(queue_push(&node.queue, msg_new(MSG_DISCONNECTED, p, NULL, 0)), 0);
+    /* but no more messages */
+    struct msg *m = peer_msg(p, "late", 1);
+    CHECK_EQ_INT(queue_push(&node.queue, m), PC_E_LIMIT);
+    msg_free(m);
+    drain();
+    peer_unref(p);
+    queue_destroy(&node.queue);
+}
+
+/* Closing the queue wakes every blocked producer and the consumer. */
+static void test_queue_close_wakes(void)
+{
+    setup(1 << 20, 1);
+    struct peer *a = new_peer(), *b = new_peer();
+    struct producer pa, pb;
+    start(&pa, a, 3, 1);
+    start(&pb, b, 3, 1);
+    CHECK(wait_for(&pa.pushed, 1));
+    CHECK(wait_for(&pb.pushed, 1));
+    queue_close(&node.queue);
+    CHECK_EQ_INT(pthread_join(pa.t, NULL), 0);
+    CHECK_EQ_INT(pthread_join(pb.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pa.result), PC_E_SHUTDOWN);
+    CHECK_EQ_INT(atomic_load(&pb.result), PC_E_SHUTDOWN);
+    /* the worker's final drain still gets what was queued, then NULL */
+    int got = 0;
+    struct msg *m;
+    while ((m = queue_pop(&node.queue, -1)) != NULL) {
+        got++;
+        msg_free(m);
+    }
+    CHECK_EQ_INT(got, 2);
+    m = msg_new(MSG_LOCAL_BLOCK, NULL, NULL, 0);
+    CHECK_EQ_INT(queue_push(&node.queue, m), PC_E_SHUTDOWN);
+    msg_free(m);
+    peer_unref(a);
+    peer_unref(b);
+    queue_destroy(&node.queue);
+}
+
+static atomic_int destroyed;
+static void destroy_state(void *s)
+{
+    free(s);
+    atomic_fetch_add(&destroyed, 1);
+}
+
+/* A queued message keeps its peer alive; the worker's state goes with the
+ * last reference; queue_destroy frees what is left. */
+static void test_refs(void)
+{
+    setup(1 << 20, 100);
+    struct peer *p = new_peer();
+    peer_set_worker_state(p, malloc(16), destroy_state);
+    CHECK(peer_worker_state(p) != NULL);
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(p, "a", 1)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, peer_msg(p, "b", 1)), 0);
+    peer_unref(p); /* the reader lets go; two messages still hold it */
+    CHECK_EQ_INT(atomic_load(&destroyed), 0);
+    struct msg *m = queue_pop(&node.queue, 0);
+    msg_free(m);
+    CHECK_EQ_INT(atomic_load(&destroyed), 0);
+    queue_destroy(&node.queue); /* frees "b" and with it the peer */
+    CHECK_EQ_INT(atomic_load(&destroyed), 1);
+    msg_free(NULL);
+}
+
+int main(void)
+{
+    test_order();
+    test_share_msgs();
+    test_share_bytes();
+    test_peer_close_wakes();
+    test_queue_close_wakes();
+    test_refs();
+    return check_summary();
+}

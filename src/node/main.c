@@ -1,0 +1,127 @@
+/*
+ * peerchaind: parses options, starts the queue, the chain worker, the network
+ * and the miner, waits for SIGINT/SIGTERM, and stops everything in order.
+ *
+ * SIGINT and SIGTERM are blocked before any thread exists, so every thread
+ * inherits the mask and only main takes them, with sigtimedwait (1 s ticks
+ * to reap finished connection threads). SIGPIPE is ignored: sends use
+ * MSG_NOSIGNAL, and nothing else should kill the node on a dead socket.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "net.h"
+#include "node.h"
+#include "opts.h"
+#include "sync.h"
+
+static int block_signals(sigset_t *set)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    if (sigemptyset(&sa.sa_mask) != 0 || sigaction(SIGPIPE, &sa, NULL) != 0)
+        return -1;
+    if (sigemptyset(set) != 0 || sigaddset(set, SIGINT) != 0 || sigaddset(set, SIGTERM) != 0)
+        return -1;
+    return pthread_sigmask(SIG_BLOCK, set, NULL) == 0 ? 0 : -1;
+}
+
+/* Until SIGINT or SIGTERM; reaps finished connection threads meanwhile. */
+static int wait_for_signal(struct node *n, const sigset_t *set)
+{
+    for (;;) {
+        struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            node_log(LOG_ERROR, NULL, "sigtimedwait: %s", strerror(errno));
+            return -1;
+        }
+        net_reap(n);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct node node; /* large; zeroed; lives as long as the process */
+    struct node *n = &node;
+    enum opts_result o = opts_parse(argc, argv, &n->cfg, stdout, stderr);
+    if (o == OPTS_EXIT_OK)
+        return 0;
+    if (o != OPTS_RUN)
+        return 2;
+    node_log_set_level((enum log_level)n->cfg.log_level);
+
+    int rc = 1;
+    bool tip_mu = false, queue = false, worker = false, miner = false;
+    sigset_t set;
+    if (block_signals(&set) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot set up signals: %s", strerror(errno));
+        goto out;
+    }
+    if (pc_crypto_init() != 0) {
+        node_log(LOG_ERROR, NULL, "cannot initialise libsodium");
+        goto out;
+    }
+    randombytes_buf(&n->nonce, sizeof n->nonce);
+    atomic_init(&n->stopping, false);
+    atomic_init(&n->tip_changed, false);
+    if (pthread_mutex_init(&n->tip_mu, NULL) != 0) {
+        node_log(LOG_ERROR, NULL, "pthread_mutex_init failed");
+        goto out;
+    }
+    tip_mu = true;
+    if (queue_init(&n->queue, n->cfg.queue_share_bytes, n->cfg.queue_share_msgs) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot create the message queue");
+        goto out;
+    }
+    queue = true;
+    node_log(LOG_INFO, NULL, "peerchaind %s starting on network %s (%s)", PC_VERSION_STRING,
+             n->cfg.net->name, n->cfg.net->id);
+    if (worker_start(n) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot start the chain worker");
+        goto out;
+    }
+    worker = true;
+    if (net_start(n) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot start the network");
+        goto out;
+    }
+    if (n->cfg.mine) {
+        if (miner_start(n) != 0) {
+            node_log(LOG_ERROR, NULL, "cannot start the miner");
+            goto out;
+        }
+        miner = true;
+    }
+
+    int sig = wait_for_signal(n, &set);
+    if (sig > 0)
+        node_log(LOG_INFO, NULL, "%s received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = sig > 0 ? 0 : 1;
+
+out:
+    atomic_store(&n->stopping, true);
+    net_stop(n);
+    if (miner)
+        miner_stop(n);
+    if (queue)
+        queue_close(&n->queue);
+    if (worker)
+        worker_stop(n);
+    net_free(n);
+    if (queue)
+        queue_destroy(&n->queue);
+    if (tip_mu)
+        sync_check(pthread_mutex_destroy(&n->tip_mu), "pthread_mutex_destroy");
+    opts_free(&n->cfg);
+    if (rc == 0)
+        node_log(LOG_INFO, NULL, "stopped cleanly");
+    return rc;
+}

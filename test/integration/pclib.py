@@ -937,15 +937,15 @@ class Harness:
             n.start()
         return n
 
-    def step(self, what, fn, *a, **kw):
-        """Runs fn; an exception is one failed check named `what` (the test
+    def step(self, label, fn, *a, **kw):
+        """Runs fn; an exception is one failed check named `label` (the test
         goes on with the next step). Returns fn's result or None."""
         try:
             r = fn(*a, **kw)
         except (TestFailure, OSError, ValueError, KeyError, TypeError, AssertionError) as e:
-            self.check(False, what, "%s: %s" % (type(e).__name__, e))
+            self.check(False, label, "%s: %s" % (type(e).__name__, e))
             return None
-        self.check(True, what)
+        self.check(True, label)
         return r
 
     def finish(self):

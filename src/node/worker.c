@@ -1,0 +1,1095 @@
+/*
+ * The chain worker: thread `pc-chain`, the only thread that touches the
+ * pc_chain.
+ *
+ * It pops messages from the node's one queue and applies docs/protocol.md
+ * Part 2 to each: answers queries (latestBlock, allBlock, getBlocks,
+ * getPeers), validates offered blocks, runs incremental syncs (one per peer at
+ * most), chooses between forks, and accepts blocks mined here. Everyone else
+ * learns about the chain from the tip snapshot it publishes and from the
+ * messages it sends.
+ *
+ * Invariants:
+ *  - w->chain and every struct peer_state are owned by pc-chain (main only
+ *    creates the chain before the thread starts and frees it after the join).
+ *  - The chain changes only through pc_chain_append and pc_chain_adopt, with
+ *    blocks that passed validation; any failure leaves it untouched.
+ *  - After every change of the tip: node_publish_tip, n->tip_changed raised,
+ *    and a `latestBlock` announcement to every peer but the source.
+ *  - A peer with a sync in progress is on w->syncing, and the list holds a
+ *    counted reference to it: its state, and the branch in it, cannot be freed
+ *    under us. The reference goes when the sync ends (done, invalid, timeout,
+ *    disconnect, shutdown), so every branch is freed on pc-chain and the
+ *    peer-state destructor (which runs on whichever thread drops the peer's
+ *    last reference) only frees plain memory.
+ *  - Replies never exceed the frame limit: pages are cut by serialized size.
+ *  - Every MSG_LOCAL_BLOCK's mine_request is completed exactly once; after
+ *    shutdown began, with PC_E_SHUTDOWN. The worker never touches a request
+ *    after unlocking it (the waiter may free it at once).
+ *
+ * Threads: worker_start and worker_stop run on main; all else on pc-chain.
+ * worker_stop comes after queue_close, so the final drain empties the queue
+ * for good. pc-chain holds no lock of its own: it takes queue.mu (in
+ * queue_pop and to see whether the queue is closed), a mine_request's mu
+ * (alone), and whatever peer_send / node_broadcast take inside.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+#include "sync.h"
+
+/* How long queue_pop waits before the loop looks at its timers. */
+#define WORKER_POP_TIMEOUT_MS 500
+/* A sync whose last request got no answer for this long is abandoned. */
+#define SYNC_TIMEOUT_MS 30000
+/* Blocks a sync branch may hold. A branch that beats our chain is adopted
+ * after each page, so only a long fork with less work comes near this. */
+#define SYNC_MAX_BRANCH_BLOCKS 2000000u
+/* How often one sync may start over because our own chain moved under it. */
+#define SYNC_MAX_RESTARTS 3u
+/* Room kept in a frame for the envelope around a page of blocks. */
+#define REPLY_ENVELOPE_SLACK_BYTES 1024u
+/* A lower bound on a block's compact JSON (its three hashes alone are 192
+ * characters): caps the blocks one allBlock frame can carry. */
+#define MIN_BLOCK_JSON_BYTES 200u
+/* Rejections are counted per code in slots 1..63 (-code); others in slot 0. */
+#define REJECT_CODE_SLOTS 64
+
+/* --------------------------------------------------------------- counters */
+
+enum wtype {
+    WT_HELLO,
+    WT_SEED_PEER,
+    WT_DISCONNECTED,
+    WT_LOCAL_BLOCK,
+    WT_LATEST_BLOCK,
+    WT_ALL_BLOCK,
+    WT_GET_BLOCKS,
+    WT_BLOCKS,
+    WT_GET_PEERS,
+    WT_PEERS,
+    WT_ERROR,
+    WT_PONG,
+    WT_UNKNOWN, /* unknown type, or one not served to this kind of peer */
+    WT_DROPPED, /* from a closing peer, or after shutdown began */
+    WT_COUNT
+};
+
+static const char *const wtype_names[WT_COUNT] = {
+    "hello",  "seedPeer", "disconnected", "localBlock", "latestBlock", "allBlock", "getBlocks",
+    "blocks", "getPeers", "peers",        "error",      "pong",        "unknown",  "dropped",
+};
+
+/*
+ * Written by pc-chain, readable from any thread (a later /metrics route).
+ * Relaxed atomics, no lock: each counter only ever grows and no
+ * reader needs two of them to agree. 64-bit counts do not wrap in practice.
+ */
+struct worker_stats {
+    atomic_uint_fast64_t handled[WT_COUNT];
+    atomic_uint_fast64_t blocks_accepted; /* appended or adopted, from anywhere */
+    atomic_uint_fast64_t rejected[REJECT_CODE_SLOTS];
+    atomic_uint_fast64_t reorgs;
+    atomic_uint_fast64_t syncs_started, syncs_done, syncs_abandoned;
+    atomic_uint_fast64_t sends_failed; /* peer closed or over its send queue */
+};
+
+/* ------------------------------------------------------------ peer state */
+
+enum sync_kind { SYNC_NONE, SYNC_GETBLOCKS, SYNC_ALLBLOCK };
+
+struct peer_state;
+
+/* An incremental sync with one peer: getBlocks pages from a peerchain peer,
+ * allBlock pages from a seed-protocol peer. */
+struct sync {
+    enum sync_kind kind;
+    struct peer *peer;              /* counted reference while kind != SYNC_NONE */
+    struct peer_state *prev, *next; /* on w->syncing while kind != SYNC_NONE */
+    pc_branch *branch;              /* validated blocks not (yet) adopted, or NULL */
+    bool has_cursor;                /* cursor: the last block received */
+    pc_hash cursor;
+    uint64_t cursor_height;
+    uint64_t target;        /* the peer's tip height as it last told us */
+    int64_t requested_ms;   /* node_mono_ms() of the last request */
+    uint64_t requested_gen; /* w->chain_gen at the last request */
+    unsigned restarts;
+    uint64_t pages;
+};
+
+/* What the worker knows about one peer. Owned by pc-chain; freed by
+ * state_destroy when the peer is freed. */
+struct peer_state {
+    uint64_t claimed_height; /* from hello, raised by its offers */
+    pc_work claimed_work;    /* from hello */
+    struct sync sync;
+    uint64_t msgs;            /* messages handled */
+    uint64_t blocks_accepted; /* blocks of our chain that came from it */
+};
+
+struct worker {
+    struct node *n;             /* immutable */
+    pc_chain *chain;            /* pc-chain only (see the top of the file) */
+    pthread_t thread;           /* main */
+    atomic_bool quit;           /* set once by worker_stop: drain and exit */
+    uint64_t chain_gen;         /* pc-chain: bumps on every change of the tip */
+    struct peer_state *syncing; /* pc-chain: peers with a sync in progress */
+    struct worker_stats stats;
+};
+
+static void count(atomic_uint_fast64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static void count_reject(struct worker *w, int code)
+{
+    int slot = code < 0 && -code < REJECT_CODE_SLOTS ? -code : 0;
+    count(&w->stats.rejected[slot]);
+}
+
+/* Runs when the peer is freed, on any thread: plain memory only. A sync
+ * holds a reference, so no sync (and no branch) can be left here. */
+static void state_destroy(void *arg)
+{
+    free(arg);
+}
+
+static struct peer_state *state_of(struct peer *p)
+{
+    struct peer_state *st = peer_worker_state(p);
+    if (st != NULL)
+        return st;
+    st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        node_log(LOG_ERROR, p, "out of memory for peer state; message dropped");
+        return NULL;
+    }
+    peer_set_worker_state(p, st, state_destroy);
+    return st;
+}
+
+/* ------------------------------------------------------------ JSON helpers */
+
+/* True if j is an integer in [lo, hi]; stores it in *out. */
+static bool get_uint(const json_t *j, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    if (!json_is_integer(j))
+        return false;
+    json_int_t v = json_integer_value(j);
+    if (v < 0 || (uint64_t)v < lo || (uint64_t)v > hi)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+/* {"type": type, "payload": payload}; payload stolen. NULL on failure. */
+static json_t *envelope(const char *type, json_t *payload)
+{
+    json_t *env = json_object();
+    if (env == NULL || json_object_set_new(env, "type", json_string(type)) != 0 ||
+        json_object_set_new(env, "payload", payload) != 0) {
+        if (env == NULL)
+            json_decref(payload);
+        json_decref(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* Bytes of j as peer_send writes it (compact), or SIZE_MAX on failure. */
+static size_t json_size(const json_t *j)
+{
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    return n == 0 ? SIZE_MAX : n;
+}
+
+/* What the blocks of one reply may take: the frame less the envelope. */
+static size_t page_budget(const struct worker *w)
+{
+    size_t max = w->n->cfg.max_frame_bytes;
+    return max > 2 * REPLY_ENVELOPE_SLACK_BYTES ? max - REPLY_ENVELOPE_SLACK_BYTES : max / 2;
+}
+
+/* peer_send_msg, payload stolen (NULL means we failed to build it). A failed
+ * send is no error for the worker: the peer is closed or closing. */
+static bool send_to(struct worker *w, struct peer *p, const char *type, json_t *payload)
+{
+    if (payload == NULL) {
+        node_log(LOG_ERROR, p, "out of memory building %s; not sent", type);
+        return false;
+    }
+    int rc = peer_send_msg(p, type, payload);
+    if (rc == 0)
+        return true;
+    count(&w->stats.sends_failed);
+    node_log(LOG_DEBUG, p, "%s not sent: %s", type, pc_strerror(rc));
+    return false;
+}
+
+/* Misbehaviour for a payload of a known type with the wrong shape. */
+static void malformed(struct worker *w, struct peer *p, const char *type, const char *what)
+{
+    char why[PC_ERR_REASON_BYTES];
+    snprintf(why, sizeof why, "%s: %s", type, what);
+    count_reject(w, PC_E_PROTOCOL);
+    peer_misbehave(p, 50, PC_E_PROTOCOL, why);
+}
+
+/* Misbehaviour for invalid blocks: the core's code and reason go to the
+ * peer. A foreign genesis means another network: disconnect, no ban. Running
+ * out of memory is ours, not the peer's. */
+static void invalid(struct worker *w, struct peer *p, const struct pc_err *err)
+{
+    count_reject(w, err->code);
+    if (err->code == PC_E_NOMEM)
+        node_log(LOG_ERROR, p, "dropped blocks: %s", err->reason);
+    else if (err->code == PC_E_GENESIS)
+        peer_close(p, PC_E_NETWORK, err->reason);
+    else
+        peer_misbehave(p, 100, err->code, err->reason);
+}
+
+static void blocks_free(pc_block **blocks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pc_block_free(blocks[i]);
+    free(blocks);
+}
+
+/* --------------------------------------------------------------- replies */
+
+/*
+ * Our blocks from height `from` on, at most `limit` of them and at most the
+ * page budget in serialized bytes: a page holds at least one block when one
+ * remains, unless that block alone cannot fit in a frame. New array
+ * reference; NULL on allocation failure.
+ */
+static json_t *page_from(struct worker *w, uint64_t from, uint64_t limit)
+{
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return NULL;
+    size_t budget = page_budget(w), used = 2; /* "[]" */
+    uint64_t tip = pc_chain_height(w->chain);
+    for (uint64_t h = from; budget > used && h >= 1 && h <= tip && json_array_size(arr) < limit;
+         h++) {
+        json_t *bj = pc_block_to_json(pc_chain_at(w->chain, h));
+        if (bj == NULL)
+            goto fail;
+        size_t sz = json_size(bj);
+        size_t need = sz == SIZE_MAX ? SIZE_MAX : sz + (json_array_size(arr) > 0);
+        if (need > budget - used) {
+            if (json_array_size(arr) == 0)
+                node_log(LOG_WARN, NULL, "block %" PRIu64 " does not fit in a %zu-byte frame", h,
+                         w->n->cfg.max_frame_bytes);
+            json_decref(bj);
+            break;
+        }
+        if (json_array_append_new(arr, bj) != 0)
+            goto fail;
+        used += need;
+    }
+    return arr;
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
+static void answer_latest(struct worker *w, struct peer *p)
+{
+    json_t *bj = pc_block_to_json(pc_chain_tip(w->chain));
+    if (bj != NULL && json_size(bj) > page_budget(w)) {
+        node_log(LOG_WARN, p, "our tip does not fit in a frame; latestBlock not answered");
+        json_decref(bj);
+        return;
+    }
+    send_to(w, p, "latestBlock", bj);
+}
+
+/* Announces our tip with latestBlock to every handshaked peer but `except`. */
+static void announce_tip(struct worker *w, struct peer *except)
+{
+    json_t *env = envelope("latestBlock", pc_block_to_json(pc_chain_tip(w->chain)));
+    if (env == NULL) {
+        node_log(LOG_ERROR, NULL, "out of memory; new tip not announced");
+        return;
+    }
+    if (json_size(env) > w->n->cfg.max_frame_bytes)
+        node_log(LOG_WARN, NULL, "new tip does not fit in a frame; not announced");
+    else
+        node_broadcast(w->n, env, except);
+    json_decref(env);
+}
+
+/* Everything that follows a change of the tip. `from` is the source peer
+ * (NULL: mined here); the chain forked at fork_height, gained `added` and
+ * lost `removed` blocks. */
+static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_height, uint64_t added,
+                        uint64_t removed)
+{
+    node_publish_tip(w->n, w->chain);
+    atomic_store(&w->n->tip_changed, true); /* a cancel hint for the miner */
+    w->chain_gen++;
+    atomic_fetch_add_explicit(&w->stats.blocks_accepted, added, memory_order_relaxed);
+    if (removed > 0)
+        count(&w->stats.reorgs);
+
+    const pc_block *tip = pc_chain_tip(w->chain);
+    char hex[PC_HASH_HEX_CHARS + 1], how[96], src[32];
+    pc_hash_to_hex(&tip->hash, hex);
+    if (removed > 0)
+        snprintf(how, sizeof how, "reorg from fork %" PRIu64 ", +%" PRIu64 "/-%" PRIu64 " blocks",
+                 fork_height, added, removed);
+    else if (added > 1)
+        snprintf(how, sizeof how, "appended +%" PRIu64 " blocks", added);
+    else
+        snprintf(how, sizeof how, "appended");
+    if (from != NULL)
+        snprintf(src, sizeof src, "peer %" PRIu64, peer_id(from));
+    else
+        snprintf(src, sizeof src, "local");
+    node_log(LOG_INFO, from, "height %" PRIu64 " hash %.16s (%s) from %s", tip->height, hex, how,
+             src);
+    announce_tip(w, from);
+}
+
+/* Adopts *brp (which must beat our chain) and frees it. 0 or the core's
+ * failure (the chain is then untouched and *brp still ours). */
+static int adopt(struct worker *w, pc_branch **brp, struct peer *from, struct pc_err *err)
+{
+    uint64_t fork = pc_branch_fork_height(*brp);
+    uint64_t added = pc_branch_length(*brp);
+    uint64_t removed = pc_chain_height(w->chain) - fork;
+    int rc = pc_chain_adopt(w->chain, *brp, NULL, NULL, err);
+    if (rc != 0)
+        return rc;
+    pc_branch_free(*brp);
+    *brp = NULL;
+    tip_changed(w, from, fork, added, removed);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- syncs */
+
+static void sync_end(struct worker *w, struct peer_state *st, bool is_done, const char *why)
+{
+    struct sync *s = &st->sync;
+    assert(s->kind != SYNC_NONE);
+    struct peer *p = s->peer;
+    node_log(LOG_INFO, p, "sync %s at height %" PRIu64 " (pages: %" PRIu64 "): %s",
+             is_done ? "done" : "abandoned", pc_chain_height(w->chain), s->pages, why);
+    count(is_done ? &w->stats.syncs_done : &w->stats.syncs_abandoned);
+    pc_branch_free(s->branch);
+    if (s->prev != NULL)
+        s->prev->sync.next = s->next;
+    else
+        w->syncing = s->next;
+    if (s->next != NULL)
+        s->next->sync.prev = s->prev;
+    memset(s, 0, sizeof *s);
+    /* Last: this may free the peer, and st with it. */
+    peer_unref(p);
+}
+
+/* The getBlocks payload of a sync: the last block received first, then our
+ * own locator. NULL on allocation failure. */
+static json_t *get_blocks_payload(const struct worker *w, const struct sync *s)
+{
+    pc_hash loc[PC_LOCATOR_MAX_HASHES];
+    size_t k = 0;
+    if (s->has_cursor)
+        loc[k++] = s->cursor;
+    k += pc_chain_locator(w->chain, loc + k, PC_LOCATOR_MAX_HASHES - k);
+    size_t first_ours = s->has_cursor ? 1 : 0;
+    if (first_ours == 1 && k > 1 && pc_hash_equal(&loc[0], &loc[1]))
+        first_ours = 2; /* the cursor is our tip: say it once */
+
+    json_t *arr = json_array();
+    json_t *payload = json_object();
+    bool is_ok = arr != NULL && payload != NULL;
+    for (size_t i = 0; is_ok && i < k; i++) {
+        if (i == 1 && first_ours == 2)
+            continue;
+        char hex[PC_HASH_HEX_CHARS + 1];
+        pc_hash_to_hex(&loc[i], hex);
+        is_ok = json_array_append_new(arr, json_string(hex)) == 0;
+    }
+    if (!is_ok) {
+        json_decref(arr);
+        json_decref(payload);
+        return NULL;
+    }
+    if (json_object_set_new(payload, "locator", arr) != 0 ||
+        json_object_set_new(payload, "limit", json_integer(PC_GETBLOCKS_MAX_BLOCKS)) != 0) {
+        json_decref(payload);
+        return NULL;
+    }
+    return payload;
+}
+
+/* The allBlock query of a sync with a seed peer: {} first (all that the seed
+ * design understands), then page by page from past the last block received.
+ * NULL on allocation failure. */
+static json_t *all_block_payload(const struct sync *s)
+{
+    json_t *payload = json_object();
+    if (payload == NULL || !s->has_cursor)
+        return payload;
+    if (json_object_set_new(payload, "from", json_integer((json_int_t)s->cursor_height + 1)) != 0 ||
+        json_object_set_new(payload, "limit", json_integer(PC_GETBLOCKS_MAX_BLOCKS)) != 0) {
+        json_decref(payload);
+        return NULL;
+    }
+    return payload;
+}
+
+/* Sends the request for the next page. False if the peer cannot take it
+ * (the sync is then over). */
+static bool sync_request(struct worker *w, struct peer *p, struct peer_state *st)
+{
+    struct sync *s = &st->sync;
+    bool is_getblocks = s->kind == SYNC_GETBLOCKS;
+    json_t *payload = is_getblocks ? get_blocks_payload(w, s) : all_block_payload(s);
+    s->requested_ms = node_mono_ms();
+    s->requested_gen = w->chain_gen;
+    if (send_to(w, p, is_getblocks ? "getBlocks" : "allBlock", payload))
+        return true;
+    sync_end(w, st, false, "the request could not be sent");
+    return false;
+}
+
+static void sync_start(struct worker *w, struct peer *p, struct peer_state *st, uint64_t target)
+{
+    struct sync *s = &st->sync;
+    if (s->kind != SYNC_NONE)
+        return;
+    memset(s, 0, sizeof *s);
+    s->kind = peer_is_seed(p) ? SYNC_ALLBLOCK : SYNC_GETBLOCKS;
+    s->target = target;
+    peer_ref(p);
+    s->peer = p;
+    s->next = w->syncing;
+    if (w->syncing != NULL)
+        w->syncing->sync.prev = st;
+    w->syncing = st;
+    count(&w->stats.syncs_started);
+    node_log(LOG_INFO, p, "sync started: our height %" PRIu64 ", peer's %" PRIu64,
+             pc_chain_height(w->chain), target);
+    sync_request(w, p, st);
+}
+
+/* Starts the sync over from our current chain, after our chain moved under
+ * it (not the peer's fault). */
+static void sync_restart(struct worker *w, struct peer *p, struct peer_state *st)
+{
+    struct sync *s = &st->sync;
+    if (++s->restarts > SYNC_MAX_RESTARTS) {
+        sync_end(w, st, false, "our chain kept moving under it");
+        return;
+    }
+    node_log(LOG_DEBUG, p, "sync restarts: our chain moved under it");
+    pc_branch_free(s->branch);
+    s->branch = NULL;
+    s->has_cursor = false;
+    sync_request(w, p, st);
+}
+
+static bool chain_has(const pc_chain *c, const pc_block *b)
+{
+    const pc_block *ours = pc_chain_at(c, b->height);
+    return ours != NULL && pc_hash_equal(&ours->hash, &b->hash);
+}
+
+/* Each block follows the one before it (by the claimed hashes: each block's
+ * own hash is recomputed when it is validated). 0 or PC_E_NOT_CONTIGUOUS. */
+static int check_consecutive(pc_block *const *blocks, size_t n, struct pc_err *err)
+{
+    for (size_t i = 1; i < n; i++) {
+        const pc_block *a = blocks[i - 1], *b = blocks[i];
+        if (a->height == UINT64_MAX || b->height != a->height + 1 ||
+            !pc_hash_equal(&b->previous_hash, &a->hash))
+            return pc_err_set(err, PC_E_NOT_CONTIGUOUS,
+                              "block %" PRIu64 ": does not follow block %" PRIu64 " of the list",
+                              b->height, a->height);
+    }
+    return 0;
+}
+
+/*
+ * Validates one non-empty page of a sync into s->branch: it continues the
+ * branch, or (skipping blocks we have) starts a new one where it links onto
+ * our chain. Takes the blocks it keeps (their entries become NULL). 0, or the
+ * failure in err; *is_orphan tells that the page links nowhere.
+ */
+static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size_t n,
+                       struct pc_err *err, bool *is_orphan)
+{
+    *is_orphan = false;
+    int rc = check_consecutive(blocks, n, err);
+    if (rc != 0)
+        return rc;
+    s->has_cursor = true;
+    s->cursor = blocks[n - 1]->hash;
+    s->cursor_height = blocks[n - 1]->height;
+
+    size_t i = 0;
+    const pc_block *btip = s->branch != NULL ? pc_branch_tip(s->branch) : NULL;
+    if (btip == NULL || !pc_hash_equal(&blocks[0]->previous_hash, &btip->hash)) {
+        while (i < n && chain_has(w->chain, blocks[i]))
+            i++;
+        if (i == n)
+            return 0; /* nothing new in this page */
+        const pc_block *first = blocks[i];
+        const pc_block *parent =
+            first->height > 1 ? pc_chain_at(w->chain, first->height - 1) : NULL;
+        if (first->height == 1)
+            return pc_err_set(err, PC_E_GENESIS, "block 1: genesis is not this network's");
+        if (parent == NULL || !pc_hash_equal(&parent->hash, &first->previous_hash)) {
+            *is_orphan = true;
+            return pc_err_set(err, PC_E_NO_FORK_POINT,
+                              "block %" PRIu64 ": does not link onto our chain or the sync",
+                              first->height);
+        }
+        /* A fresh start on our chain: the peer's answer after a reorg on
+         * its side, or the first page. */
+        pc_branch_free(s->branch);
+        s->branch = pc_branch_new(w->chain, parent->height);
+        if (s->branch == NULL)
+            return pc_err_set(err, PC_E_NOMEM, "out of memory for a sync branch");
+    }
+    for (; i < n; i++) {
+        if (pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS)
+            return pc_err_set(err, PC_E_LIMIT, "sync branch reached %u blocks",
+                              SYNC_MAX_BRANCH_BLOCKS);
+        rc = pc_branch_extend(s->branch, w->chain, blocks[i], node_unix_now(), err);
+        if (rc != 0)
+            return rc;
+        blocks[i] = NULL; /* the branch owns it */
+    }
+    return 0;
+}
+
+/*
+ * One page of a sync arrived (blocks taken: the caller keeps the array and
+ * frees what is left in it). Validates it, adopts the branch as soon as it
+ * beats our chain, and asks for the next page or ends the sync.
+ */
+static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, pc_block **blocks,
+                      size_t n)
+{
+    struct sync *s = &st->sync;
+    s->pages++;
+    if (n == 0) {
+        sync_end(w, st, true, "the peer has no more blocks");
+        return;
+    }
+    uint64_t before = s->has_cursor ? s->cursor_height : 0;
+    struct pc_err err = {0};
+    bool is_orphan;
+    int rc = sync_ingest(w, s, blocks, n, &err, &is_orphan);
+    if (rc == PC_E_NO_FORK_POINT && (!is_orphan || w->chain_gen != s->requested_gen)) {
+        /* Our fork block went away, or our locator went stale: ours. */
+        sync_restart(w, p, st);
+        return;
+    }
+    if (rc == PC_E_LIMIT) {
+        sync_end(w, st, false, err.reason);
+        return;
+    }
+    if (rc != 0) {
+        invalid(w, p, &err);
+        sync_end(w, st, false, err.reason);
+        return;
+    }
+    if (s->branch != NULL && pc_branch_beats(s->branch, w->chain)) {
+        rc = adopt(w, &s->branch, p, &err);
+        if (rc != 0) {
+            node_log(LOG_ERROR, p, "cannot adopt the sync branch: %s", err.reason);
+            sync_end(w, st, false, err.reason);
+            return;
+        }
+    }
+    if (s->cursor_height >= s->target || s->cursor_height <= before) {
+        bool had_branch = s->branch != NULL;
+        sync_end(w, st, true,
+                 had_branch ? "the peer's branch has no more work than ours; dropped"
+                            : "reached the peer's tip");
+        return;
+    }
+    sync_request(w, p, st);
+}
+
+/* Abandons syncs whose peer stopped answering (or is closing). */
+static void sync_timers(struct worker *w)
+{
+    int64_t now = node_mono_ms();
+    struct peer_state *st = w->syncing, *next;
+    for (; st != NULL; st = next) {
+        next = st->sync.next; /* sync_end may free st */
+        if (peer_is_closing(st->sync.peer))
+            sync_end(w, st, false, "the peer is closing");
+        else if (now - st->sync.requested_ms > SYNC_TIMEOUT_MS)
+            sync_end(w, st, false, "no answer for 30 s");
+    }
+}
+
+/* ------------------------------------------------------- block messages */
+
+/* An unsolicited list of blocks (an allBlock offer): fork choice on the
+ * whole list. A list that links nowhere but reaches higher than our tip is
+ * fetched from the peer. */
+static void offer_blocks(struct worker *w, struct peer *p, struct peer_state *st, pc_block **blocks,
+                         size_t n)
+{
+    struct pc_err err = {0};
+    pc_branch *br = NULL;
+    uint64_t last = blocks[n - 1]->height;
+    int rc = pc_chain_evaluate(w->chain, blocks, n, node_unix_now(), &br, &err);
+    if (rc == 0) {
+        if (adopt(w, &br, p, &err) != 0)
+            node_log(LOG_ERROR, p, "cannot adopt offered blocks: %s", err.reason);
+        pc_branch_free(br);
+    } else if (rc == PC_E_LESS_WORK) {
+        node_log(LOG_DEBUG, p, "offered blocks ignored: %s", err.reason);
+    } else if (rc == PC_E_NO_FORK_POINT) {
+        if (last > pc_chain_height(w->chain))
+            sync_start(w, p, st, last);
+    } else {
+        invalid(w, p, &err);
+    }
+}
+
+static void on_latest_block(struct worker *w, struct peer *p, struct peer_state *st,
+                            const json_t *payload)
+{
+    if (payload == NULL || json_is_null(payload) ||
+        (json_is_object(payload) && json_object_size(payload) == 0)) {
+        answer_latest(w, p);
+        return;
+    }
+    if (!json_is_object(payload)) {
+        malformed(w, p, "latestBlock", "payload is neither a query nor a block");
+        return;
+    }
+    pc_block *b = NULL;
+    struct pc_err err = {0};
+    if (pc_block_from_json(payload, &b, &err) != 0) {
+        invalid(w, p, &err);
+        return;
+    }
+    if (b->height > st->claimed_height)
+        st->claimed_height = b->height;
+    const pc_block *tip = pc_chain_tip(w->chain);
+    uint64_t height = tip->height;
+    if (chain_has(w->chain, b)) {
+        /* already ours */
+    } else if (pc_hash_equal(&b->previous_hash, &tip->hash)) {
+        if (pc_chain_append(w->chain, b, node_unix_now(), &err) == 0) {
+            b = NULL; /* the chain's now */
+            st->blocks_accepted++;
+            tip_changed(w, p, height, 1, 0);
+        } else {
+            invalid(w, p, &err);
+        }
+    } else if (b->height > height) {
+        if (st->sync.kind != SYNC_NONE) {
+            if (b->height > st->sync.target)
+                st->sync.target = b->height;
+        } else {
+            sync_start(w, p, st, b->height);
+        }
+    }
+    pc_block_free(b);
+}
+
+/* An allBlock query: {}, null, [] or {"from": H, "limit": L}. False if the
+ * payload is none of these. */
+static bool parse_all_block_query(const json_t *payload, uint64_t *from, uint64_t *limit)
+{
+    *from = 1;
+    *limit = PC_GETBLOCKS_MAX_BLOCKS;
+    if (payload == NULL || json_is_null(payload))
+        return true;
+    if (json_is_array(payload))
+        return json_array_size(payload) == 0;
+    if (!json_is_object(payload))
+        return false;
+    const json_t *f = json_object_get(payload, "from"), *l = json_object_get(payload, "limit");
+    if (f != NULL && !get_uint(f, 1, PC_MAX_SAFE_INTEGER, from))
+        return false;
+    if (l != NULL && !get_uint(l, 1, PC_MAX_SAFE_INTEGER, limit))
+        return false;
+    if (*limit > PC_GETBLOCKS_MAX_BLOCKS)
+        *limit = PC_GETBLOCKS_MAX_BLOCKS;
+    return true;
+}
+
+static void on_all_block(struct worker *w, struct peer *p, struct peer_state *st,
+                         const json_t *payload)
+{
+    bool is_awaited = st->sync.kind == SYNC_ALLBLOCK;
+    if (json_is_array(payload) && json_array_size(payload) == 0 && is_awaited) {
+        /* The empty answer to our own query, not a query. */
+        sync_page(w, p, st, NULL, 0);
+        return;
+    }
+    uint64_t from, limit;
+    if (!json_is_array(payload) || json_array_size(payload) == 0) {
+        if (parse_all_block_query(payload, &from, &limit))
+            send_to(w, p, "allBlock", page_from(w, from, limit));
+        else
+            malformed(w, p, "allBlock", "payload is neither a query nor a list of blocks");
+        return;
+    }
+    size_t max = w->n->cfg.max_frame_bytes / MIN_BLOCK_JSON_BYTES;
+    pc_block **blocks = NULL;
+    size_t n = 0;
+    struct pc_err err = {0};
+    if (pc_blocks_from_json(payload, max, &blocks, &n, &err) != 0) {
+        invalid(w, p, &err);
+        if (is_awaited)
+            sync_end(w, st, false, err.reason);
+        return;
+    }
+    if (n > 0 && blocks[n - 1]->height > st->claimed_height)
+        st->claimed_height = blocks[n - 1]->height;
+    /* Both paths check that the list is consecutive first. */
+    if (is_awaited)
+        sync_page(w, p, st, blocks, n);
+    else
+        offer_blocks(w, p, st, blocks, n);
+    blocks_free(blocks, n);
+}
+
+static void on_get_blocks(struct worker *w, struct peer *p, const json_t *payload)
+{
+    const json_t *arr = json_object_get(payload, "locator");
+    const json_t *lim = json_object_get(payload, "limit");
+    size_t k = json_array_size(arr);
+    uint64_t limit = PC_GETBLOCKS_MAX_BLOCKS;
+    if (!json_is_object(payload) || !json_is_array(arr) || k < 1 || k > PC_LOCATOR_MAX_HASHES ||
+        (lim != NULL && !get_uint(lim, 1, PC_GETBLOCKS_MAX_BLOCKS, &limit))) {
+        malformed(w, p, "getBlocks", "needs a locator of 1 to 64 hashes and a limit of 1 to 2000");
+        return;
+    }
+    pc_hash loc[PC_LOCATOR_MAX_HASHES];
+    for (size_t i = 0; i < k; i++) {
+        const json_t *h = json_array_get(arr, i);
+        if (!json_is_string(h) ||
+            pc_hash_from_hex(json_string_value(h), json_string_length(h), &loc[i]) != 0) {
+            malformed(w, p, "getBlocks", "a locator entry is not a 64-hex hash");
+            return;
+        }
+    }
+    uint64_t found = pc_chain_locate(w->chain, loc, k);
+    json_t *out = json_object();
+    if (out != NULL &&
+        (json_object_set_new(out, "blocks", page_from(w, (found ? found : 1) + 1, limit)) != 0 ||
+         json_object_set_new(out, "tip", json_integer((json_int_t)pc_chain_height(w->chain))) != 0))
+        json_decref(out), out = NULL;
+    send_to(w, p, "blocks", out);
+}
+
+static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st,
+                      const json_t *payload)
+{
+    const json_t *arr = json_object_get(payload, "blocks");
+    uint64_t tip;
+    if (!json_is_object(payload) || !json_is_array(arr) ||
+        !get_uint(json_object_get(payload, "tip"), 1, PC_MAX_SAFE_INTEGER, &tip)) {
+        malformed(w, p, "blocks", "needs a blocks array and a tip height");
+        return;
+    }
+    if (json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS) {
+        malformed(w, p, "blocks", "more blocks than asked for");
+        return;
+    }
+    if (st->sync.kind != SYNC_GETBLOCKS) {
+        node_log(LOG_DEBUG, p, "unsolicited blocks page ignored");
+        return;
+    }
+    pc_block **blocks = NULL;
+    size_t n = 0;
+    struct pc_err err = {0};
+    if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &blocks, &n, &err) != 0) {
+        invalid(w, p, &err);
+        sync_end(w, st, false, err.reason);
+        return;
+    }
+    st->sync.target = tip;
+    if (tip > st->claimed_height)
+        st->claimed_height = tip;
+    sync_page(w, p, st, blocks, n);
+    blocks_free(blocks, n);
+}
+
+/* ------------------------------------------------------- other messages */
+
+static void on_hello(struct worker *w, struct peer *p, struct peer_state *st, const json_t *body)
+{
+    const json_t *payload = json_object_get(body, "payload");
+    const json_t *work = json_object_get(payload, "work");
+    uint64_t height = 0;
+    /* The reader checked the shape; stay careful all the same. */
+    if (!get_uint(json_object_get(payload, "height"), 1, PC_MAX_SAFE_INTEGER, &height) ||
+        !json_is_string(work) ||
+        pc_work_from_hex(json_string_value(work), json_string_length(work), &st->claimed_work) !=
+            0) {
+        node_log(LOG_WARN, p, "hello without a readable height and work; no sync");
+        pc_work_zero(&st->claimed_work);
+    }
+    st->claimed_height = height;
+    send_to(w, p, "getPeers", json_object());
+    pc_work ours;
+    pc_chain_work(w->chain, &ours);
+    if (pc_work_cmp(&st->claimed_work, &ours) > 0)
+        sync_start(w, p, st, height);
+}
+
+static void on_peers(struct worker *w, struct peer *p, const json_t *payload)
+{
+    const json_t *arr = json_object_get(payload, "peers");
+    if (!json_is_object(payload) || !json_is_array(arr) ||
+        json_array_size(arr) > PC_MAX_PEERS_PER_MESSAGE) {
+        malformed(w, p, "peers", "needs a peers array of at most 100 addresses");
+        return;
+    }
+    size_t i;
+    const json_t *a;
+    json_array_foreach(arr, i, a)
+    {
+        if (!json_is_string(a))
+            continue;
+        int rc = node_add_peer(w->n, json_string_value(a));
+        if (rc == 0)
+            node_log(LOG_DEBUG, p, "learnt peer %s", json_string_value(a));
+    }
+}
+
+static void on_error(struct peer *p, const json_t *payload)
+{
+    const char *code = json_string_value(json_object_get(payload, "code"));
+    const char *reason = json_string_value(json_object_get(payload, "reason"));
+    node_log(LOG_INFO, p, "peer sent error %s: %s", code ? code : "?", reason ? reason : "");
+}
+
+static enum wtype peer_msg_type(const char *type)
+{
+    static const enum wtype known[] = {WT_LATEST_BLOCK, WT_ALL_BLOCK, WT_GET_BLOCKS, WT_BLOCKS,
+                                       WT_GET_PEERS,    WT_PEERS,     WT_ERROR,      WT_PONG};
+    for (size_t i = 0; type != NULL && i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(type, wtype_names[known[i]]) == 0)
+            return known[i];
+    return WT_UNKNOWN;
+}
+
+static void on_peer_message(struct worker *w, struct peer *p, struct peer_state *st,
+                            const struct msg *m)
+{
+    const json_t *payload = json_object_get(m->body, "payload");
+    enum wtype t = peer_msg_type(m->type);
+    /* A seed-protocol peer is served only latestBlock and allBlock. */
+    if (peer_is_seed(p) && t != WT_LATEST_BLOCK && t != WT_ALL_BLOCK)
+        t = WT_UNKNOWN;
+    count(&w->stats.handled[t]);
+    switch (t) {
+    case WT_LATEST_BLOCK:
+        on_latest_block(w, p, st, payload);
+        break;
+    case WT_ALL_BLOCK:
+        on_all_block(w, p, st, payload);
+        break;
+    case WT_GET_BLOCKS:
+        on_get_blocks(w, p, payload);
+        break;
+    case WT_BLOCKS:
+        on_blocks(w, p, st, payload);
+        break;
+    case WT_GET_PEERS:
+        send_to(w, p, "peers", json_pack("{s:o}", "peers", node_peer_addresses(w->n)));
+        break;
+    case WT_PEERS:
+        on_peers(w, p, payload);
+        break;
+    case WT_ERROR:
+        on_error(p, payload);
+        break;
+    default: /* pong, unknown types: counted, nothing else */
+        node_log(LOG_DEBUG, p, "ignored %s", m->type ? m->type : "(no type)");
+        break;
+    }
+}
+
+/* --------------------------------------------------------- local blocks */
+
+/* Fills the waiter's request and wakes it; the request is not touched after
+ * the unlock. block_json is stolen. */
+static void complete_request(struct mine_request *req, int result, json_t *block_json,
+                             const struct pc_err *err)
+{
+    sync_lock(&req->mu);
+    req->result = result;
+    req->block_json = block_json;
+    if (err != NULL)
+        req->err = *err;
+    req->done = true;
+    sync_signal(&req->done_cv);
+    sync_unlock(&req->mu);
+}
+
+static void on_local_block(struct worker *w, struct msg *m, bool is_stopping)
+{
+    struct pc_err err = {0};
+    json_t *bj = NULL;
+    int rc;
+    uint64_t height = pc_chain_height(w->chain);
+    if (is_stopping) {
+        rc = pc_err_set(&err, PC_E_SHUTDOWN, "the node is shutting down");
+    } else if (m->block == NULL) {
+        rc = pc_err_set(&err, PC_E_ARG, "local block message without a block");
+    } else {
+        rc = pc_chain_append(w->chain, m->block, node_unix_now(), &err);
+        if (rc == 0) {
+            m->block = NULL; /* the chain's now */
+            tip_changed(w, NULL, height, 1, 0);
+            if (m->req != NULL)
+                bj = pc_block_to_json(pc_chain_tip(w->chain));
+        } else {
+            count_reject(w, rc);
+            bool is_stale = rc == PC_E_PREV_HASH || rc == PC_E_HEIGHT;
+            node_log(is_stale ? LOG_DEBUG : LOG_WARN, NULL, "local block rejected: %s: %s",
+                     pc_errname(rc), err.reason);
+        }
+    }
+    if (m->req != NULL)
+        complete_request(m->req, rc, bj, &err);
+}
+
+/* ------------------------------------------------------------- the loop */
+
+static void handle(struct worker *w, struct msg *m, bool is_stopping)
+{
+    struct peer *p = m->peer;
+    if (m->kind == MSG_LOCAL_BLOCK) {
+        count(&w->stats.handled[WT_LOCAL_BLOCK]);
+        on_local_block(w, m, is_stopping);
+        return;
+    }
+    if (p == NULL) {
+        assert(false && "a peer message without a peer");
+        return;
+    }
+    struct peer_state *st = peer_worker_state(p);
+    if (m->kind == MSG_DISCONNECTED) {
+        count(&w->stats.handled[WT_DISCONNECTED]);
+        if (st != NULL && st->sync.kind != SYNC_NONE)
+            sync_end(w, st, false, "the peer disconnected");
+        return; /* st itself goes with the peer */
+    }
+    if (is_stopping || peer_is_closing(p)) {
+        count(&w->stats.handled[WT_DROPPED]);
+        return;
+    }
+    if (st == NULL && (st = state_of(p)) == NULL)
+        return;
+    st->msgs++;
+    switch (m->kind) {
+    case MSG_HELLO:
+        count(&w->stats.handled[WT_HELLO]);
+        on_hello(w, p, st, m->body);
+        break;
+    case MSG_SEED_PEER:
+        count(&w->stats.handled[WT_SEED_PEER]);
+        node_log(LOG_DEBUG, p, "speaks the seed protocol");
+        break;
+    case MSG_PEER:
+        on_peer_message(w, p, st, m);
+        break;
+    default:
+        assert(false && "unexpected message kind");
+        break;
+    }
+}
+
+static bool queue_is_closed(struct msg_queue *q)
+{
+    sync_lock(&q->mu);
+    bool closed = q->closing;
+    sync_unlock(&q->mu);
+    return closed;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct msg_queue *q = &w->n->queue;
+    int64_t next_timers_ms = node_mono_ms() + WORKER_POP_TIMEOUT_MS;
+    for (;;) {
+        struct msg *m = queue_pop(q, WORKER_POP_TIMEOUT_MS);
+        if (m != NULL) {
+            handle(w, m, atomic_load(&w->n->stopping));
+            msg_free(m);
+        } else if (atomic_load(&w->quit) || queue_is_closed(q)) {
+            break;
+        }
+        if (node_mono_ms() >= next_timers_ms) {
+            sync_timers(w);
+            next_timers_ms = node_mono_ms() + WORKER_POP_TIMEOUT_MS;
+        }
+    }
+    /* The queue is closed: it takes nothing new, so this empties it for
+     * good. Mining requests still queued learn that we are stopping. */
+    struct msg *m;
+    while ((m = queue_pop(q, 0)) != NULL) {
+        handle(w, m, true);
+        msg_free(m);
+    }
+    while (w->syncing != NULL)
+        sync_end(w, w->syncing, false, "shutting down");
+    return NULL;
+}
+
+int worker_start(struct node *n)
+{
+    struct worker *w = calloc(1, sizeof *w); /* zero counters: atomics of all-zero bits */
+    if (w == NULL)
+        return PC_E_NOMEM;
+    w->n = n;
+    atomic_init(&w->quit, false);
+    w->chain = pc_chain_new(n->cfg.net);
+    if (w->chain == NULL) {
+        free(w);
+        return PC_E_NOMEM;
+    }
+    node_publish_tip(n, w->chain);
+    n->worker = w;
+    int rc = sync_thread_start(&w->thread, 0, "pc-chain", worker_main, w);
+    if (rc != 0) {
+        n->worker = NULL;
+        pc_chain_free(w->chain);
+        free(w);
+        return rc;
+    }
+    return 0;
+}
+
+void worker_stop(struct node *n)
+{
+    struct worker *w = n->worker;
+    if (w == NULL)
+        return;
+    atomic_store(&w->quit, true);
+    sync_check(pthread_join(w->thread, NULL), "pthread_join pc-chain");
+    uint64_t accepted = atomic_load(&w->stats.blocks_accepted);
+    node_log(LOG_INFO, NULL,
+             "chain worker stopped at height %" PRIu64 " (%" PRIu64 " blocks accepted)",
+             pc_chain_height(w->chain), accepted);
+    pc_chain_free(w->chain);
+    free(w);
+    n->worker = NULL;
+}

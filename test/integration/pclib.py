@@ -772,13 +772,14 @@ class Node:
         self.runs = 0
 
     def argv(self):
-        a = [self.h.peerchaind, "--network", self.network, "--port-file", self.port_file,
-             "--bind", self.bind, "--log-level", "debug"]
+        a = [self.h.peerchaind, "--network", self.network, "--bind", self.bind,
+             "--log-level", "debug"]
         if self.use_port_flag:
             a += ["--p2p-port", str(self.req_port)]
         for p in self.peers:
             a += ["--peer", p]
-        return a + self.extra
+        # --port-file last: test_cli checks the flag order separately.
+        return a + self.extra + ["--port-file", self.port_file]
 
     def start(self, wait=True):
         if self.proc is not None and self.proc.poll() is None:

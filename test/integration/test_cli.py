@@ -82,6 +82,24 @@ def main(h):
         h.check(n.port == port_flag, "--p2p-port wins over P2P_PORT", n.port)
         n.stop()
 
+    # Flag order does not matter: --port-file before --peer.
+    pf = os.path.join(h.tmp, "order.port")
+    o = subprocess.Popen([h.peerchaind, "--port-file", pf, "--network", "regtest", "--bind",
+                          "127.0.0.1", "--p2p-port", "0", "--peer", "127.0.0.1:1"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, preexec_fn=pclib._child_setup)
+    try:
+        h.step("--port-file given before --peer is written", pclib.wait_until,
+               lambda: os.path.exists(pf), 10, what="the port file")
+    finally:
+        o.terminate()
+        try:
+            rc = o.wait(10)
+        except subprocess.TimeoutExpired:
+            o.kill()
+            rc = o.wait(10)
+        h.check(rc == 0, "that node exits 0 on SIGTERM", rc)
+
     # PEERS (comma-separated): a node given two peers by env joins both.
     chain = Chain().extend(3, tag="cli")
     a = h.node("peer-a")

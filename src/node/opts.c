@@ -143,11 +143,16 @@ static void defaults(struct node_config *cfg)
     cfg->thread_stack_bytes = 256 * KIB;
 }
 
-void opts_free(struct node_config *cfg)
+static void free_peers(struct node_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_peers; i++)
         free(cfg->peers[i]);
     cfg->n_peers = 0;
+}
+
+void opts_free(struct node_config *cfg)
+{
+    free_peers(cfg);
     free(cfg->port_file);
     cfg->port_file = NULL;
 }
@@ -354,7 +359,7 @@ static enum opts_result parse_flags(int argc, char **argv, struct node_config *c
             break;
         case OPT_PEER:
             if (!*peer_flag_seen) { /* --peer replaces PEERS */
-                opts_free(cfg);
+                free_peers(cfg);
                 *peer_flag_seen = true;
             }
             if (!add_peer(cfg, optarg, strlen(optarg), "--peer", err))

@@ -1,0 +1,204 @@
+/*
+ * peerchaind's options (src/node/opts.c): defaults, environment, strict
+ * numbers, and that flags win over P2P_PORT and PEERS.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "opts.h"
+
+/* Parses a NULL-terminated argument list (argv[0] added). */
+static enum opts_result parse(struct node_config *cfg, const char *const *args)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)"peerchaind";
+    for (; *args != NULL && argc < 63; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    FILE *sink = fopen("/dev/null", "w");
+    enum opts_result r = opts_parse(argc, argv, cfg, sink, sink);
+    fclose(sink);
+    return r;
+}
+
+static void test_defaults(void)
+{
+    struct node_config cfg;
+    const char *none[] = {NULL};
+    CHECK_EQ_INT(parse(&cfg, none), OPTS_RUN);
+    CHECK_EQ_STR(cfg.net->name, "main");
+    CHECK_EQ_INT(cfg.p2p_port, 8555);
+    CHECK_EQ_INT(cfg.max_inbound, 128);
+    CHECK_EQ_INT(cfg.max_outbound, 16);
+    CHECK_EQ_INT(cfg.max_frame_bytes, 4u * 1024 * 1024);
+    CHECK_EQ_INT(cfg.queue_share_bytes, 8u * 1024 * 1024);
+    CHECK_EQ_INT(cfg.queue_share_msgs, 1024);
+    CHECK_EQ_INT(cfg.send_queue_bytes, 16u * 1024 * 1024);
+    CHECK_EQ_INT(cfg.handshake_timeout_ms, 10000);
+    CHECK_EQ_INT(cfg.idle_timeout_ms, 120000);
+    CHECK_EQ_INT(cfg.ban_seconds, 3600);
+    CHECK_EQ_INT(cfg.mine, 0);
+    CHECK_EQ_INT(cfg.mine_interval_ms, 1000);
+    CHECK_EQ_INT(cfg.mine_blocks, 0);
+    CHECK_EQ_INT(cfg.log_level, LOG_INFO);
+    CHECK_EQ_INT(cfg.thread_stack_bytes, 256 * 1024);
+    CHECK(cfg.port_file == NULL && cfg.n_peers == 0 && cfg.bind_addr[0] == '\0');
+    opts_free(&cfg);
+}
+
+static void test_all_flags(void)
+{
+    struct node_config cfg;
+    const char *args[] = {"--network",
+                          "regtest",
+                          "--p2p-port",
+                          "0",
+                          "--bind",
+                          "[::1]",
+                          "--port-file",
+                          "/tmp/x.port",
+                          "--peer",
+                          "127.0.0.1:1",
+                          "--peer",
+                          "[::1]:2",
+                          "--max-inbound",
+                          "3",
+                          "--max-outbound",
+                          "4",
+                          "--max-frame-bytes",
+                          "65536",
+                          "--queue-share-bytes",
+                          "2048",
+                          "--queue-share-msgs",
+                          "5",
+                          "--send-queue-bytes",
+                          "4096",
+                          "--handshake-timeout-ms",
+                          "1000",
+                          "--idle-timeout-ms",
+                          "3000",
+                          "--ban-seconds",
+                          "0",
+                          "--mine",
+                          "--mine-interval-ms",
+                          "0",
+                          "--mine-blocks",
+                          "7",
+                          "--log-level",
+                          "debug",
+                          "--thread-stack-kib=128",
+                          NULL};
+    CHECK_EQ_INT(parse(&cfg, args), OPTS_RUN);
+    CHECK_EQ_STR(cfg.net->name, "regtest");
+    CHECK_EQ_INT(cfg.p2p_port, 0);
+    CHECK_EQ_STR(cfg.bind_addr, "::1");
+    CHECK_EQ_STR(cfg.port_file, "/tmp/x.port"); /* --peer after it keeps it */
+    CHECK_EQ_INT(cfg.n_peers, 2);
+    CHECK_EQ_STR(cfg.peers[0], "127.0.0.1:1");
+    CHECK_EQ_STR(cfg.peers[1], "[::1]:2");
+    CHECK_EQ_INT(cfg.max_inbound, 3);
+    CHECK_EQ_INT(cfg.max_outbound, 4);
+    CHECK_EQ_INT(cfg.max_frame_bytes, 65536);
+    CHECK_EQ_INT(cfg.queue_share_bytes, 2048);
+    CHECK_EQ_INT(cfg.queue_share_msgs, 5);
+    CHECK_EQ_INT(cfg.send_queue_bytes, 4096);
+    CHECK_EQ_INT(cfg.handshake_timeout_ms, 1000);
+    CHECK_EQ_INT(cfg.idle_timeout_ms, 3000);
+    CHECK_EQ_INT(cfg.ban_seconds, 0);
+    CHECK_EQ_INT(cfg.mine, 1);
+    CHECK_EQ_INT(cfg.mine_interval_ms, 0);
+    CHECK_EQ_INT(cfg.mine_blocks, 7);
+    CHECK_EQ_INT(cfg.log_level, LOG_DEBUG);
+    CHECK_EQ_INT(cfg.thread_stack_bytes, 128 * 1024);
+    opts_free(&cfg);
+}
+
+static void test_bad(void)
+{
+    /* clang-format off */
+    static const char *const rows[][4] = {
+        {"--no-such-flag", NULL},
+        {"--p2p-port", "70000", NULL},
+        {"--p2p-port", "abc", NULL},
+        {"--p2p-port", "-1", NULL},
+        {"--p2p-port", "80x", NULL},
+        {"--p2p-port", "", NULL},
+        {"--p2p-port", " 80", NULL},
+        {"--p2p-port", "+80", NULL},
+        {"--max-inbound", "99999999999999999999", NULL},
+        {"--handshake-timeout-ms", "1e3", NULL},
+        {"--handshake-timeout-ms", "0", NULL},
+        {"--ban-seconds", "-5", NULL},
+        {"--thread-stack-kib", "8", NULL},
+        {"--network", "nosuchnet", NULL},
+        {"--bind", "localhost", NULL},
+        {"--bind", "", NULL},
+        {"--peer", "nohost", NULL},
+        {"--peer", "h:0", NULL},
+        {"--peer", NULL},
+        {"--log-level", "loud", NULL},
+        {"--port-file", "", NULL},
+        {"stray", NULL},
+        {"--mine=yes", NULL},
+    };
+    /* clang-format on */
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct node_config cfg;
+        enum opts_result r = parse(&cfg, rows[i]);
+        if (r != OPTS_EXIT_USAGE)
+            fprintf(stderr, "row %zu (%s %s) accepted\n", i, rows[i][0],
+                    rows[i][1] ? rows[i][1] : "");
+        CHECK_EQ_INT(r, OPTS_EXIT_USAGE);
+    }
+    struct node_config cfg;
+    const char *help[] = {"--help", NULL}, *version[] = {"--version", NULL};
+    CHECK_EQ_INT(parse(&cfg, help), OPTS_EXIT_OK);
+    CHECK_EQ_INT(parse(&cfg, version), OPTS_EXIT_OK);
+}
+
+static void test_env(void)
+{
+    struct node_config cfg;
+    const char *none[] = {NULL};
+    setenv("P2P_PORT", "9001", 1);
+    setenv("PEERS", " 127.0.0.1:1, ws://127.0.0.2:2 ,,[::1]:3", 1);
+    CHECK_EQ_INT(parse(&cfg, none), OPTS_RUN);
+    CHECK_EQ_INT(cfg.p2p_port, 9001);
+    CHECK_EQ_INT(cfg.n_peers, 3);
+    if (cfg.n_peers == 3) {
+        CHECK_EQ_STR(cfg.peers[0], "127.0.0.1:1");
+        CHECK_EQ_STR(cfg.peers[1], "ws://127.0.0.2:2");
+        CHECK_EQ_STR(cfg.peers[2], "[::1]:3");
+    }
+    opts_free(&cfg);
+
+    /* flags win: --p2p-port over P2P_PORT, --peer replaces PEERS */
+    const char *flags[] = {"--p2p-port", "9002", "--peer", "10.0.0.1:5", NULL};
+    CHECK_EQ_INT(parse(&cfg, flags), OPTS_RUN);
+    CHECK_EQ_INT(cfg.p2p_port, 9002);
+    CHECK_EQ_INT(cfg.n_peers, 1);
+    CHECK_EQ_STR(cfg.peers[0], "10.0.0.1:5");
+    opts_free(&cfg);
+
+    setenv("P2P_PORT", "x", 1);
+    CHECK_EQ_INT(parse(&cfg, none), OPTS_EXIT_USAGE);
+    setenv("P2P_PORT", "1", 1);
+    setenv("PEERS", "a:1,b", 1);
+    CHECK_EQ_INT(parse(&cfg, none), OPTS_EXIT_USAGE);
+    unsetenv("P2P_PORT");
+    unsetenv("PEERS");
+}
+
+int main(void)
+{
+    unsetenv("P2P_PORT");
+    unsetenv("PEERS");
+    test_defaults();
+    test_all_flags();
+    test_bad();
+    test_env();
+    return check_summary();
+}

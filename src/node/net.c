@@ -1183,7 +1183,8 @@ int net_start(struct node *n)
         } else if (r == PC_E_DUPLICATE) {
             node_log(LOG_INFO, NULL, "%s given twice", n->cfg.peers[i]);
         } else if (r == PC_E_SELF) {
-            node_log(LOG_WARN, NULL, "%s is our own address; not dialing it", n->cfg.peers[i]);
+            node_log(LOG_WARN, NULL, "%s is our own address (a self-connection); not dialing it",
+                     n->cfg.peers[i]);
         } else if (r != 0) {
             node_log(LOG_ERROR, NULL, "cannot dial %s: %s", n->cfg.peers[i], pc_strerror(r));
             return r;

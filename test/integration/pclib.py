@@ -691,6 +691,78 @@ def wait_tip(port, height=None, hash_=None, timeout=30.0, what=None):
     return wait_until(ok, timeout, what=what or ("tip %s/%s on port %d" % (height, hash_, port)))
 
 
+class TcpProxy:
+    """A loopback TCP relay: listens on 127.0.0.1:<ephemeral> and forwards
+    each connection to 127.0.0.1:target_port. Lets a node dial itself under
+    another address (so only the hello nonce can tell), and counts the
+    connections it relays. Threads are daemons; close() stops accepting and
+    shuts every relayed socket down."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        self.accepted = 0
+        self.socks = []
+        self.mu = threading.Lock()
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        for _ in range(10000):          # bounded
+            try:
+                a, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                b.settimeout(None)
+            except OSError:
+                a.close()
+                continue
+            with self.mu:
+                if self.closing:
+                    a.close()
+                    b.close()
+                    return
+                self.accepted += 1
+                self.socks += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                dst.sendall(d)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        with self.mu:
+            self.closing = True
+            socks = list(self.socks)
+        try:
+            self.ls.close()
+        except OSError:
+            pass
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 def free_port():
     """A port that was free a moment ago: bind 127.0.0.1:0, read, close.
     Racy by nature (another process may take it before the node binds it);

@@ -185,7 +185,9 @@ static void test_table(void)
 
 static char *nested(int depth, char open, char close)
 {
-    char *s = malloc((size_t)depth * 2 + 3);
+    char *s = malloc((size_t)depth * 2 + 8); /* {"": + pairs + } + NUL */
+    if (s == NULL)
+        abort();
     size_t k = 0;
     s[k++] = '{';
     s[k++] = '"';

@@ -694,7 +694,12 @@ static void refuse(int fd, int code, const char *reason)
                        pc_errname(code), reason);
     if (len > 0 && (size_t)len < sizeof msg)
         (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)shutdown(fd, SHUT_RDWR);
+    /* Drop what the remote already sent (its hello): closing with unread
+     * input would reset the connection and could lose our error. */
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+    (void)shutdown(fd, SHUT_WR);
     if (close(fd) != 0)
         node_log(LOG_DEBUG, NULL, "close: %s", strerror(errno));
 }

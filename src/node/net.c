@@ -1049,53 +1049,69 @@ int node_add_peer(struct node *n, const char *hostport)
 
 /* ------------------------------------------------------------- listening */
 
-static int listen_socket(struct node *n, int *fd_out)
+/* socket, SO_REUSEADDR, bind, listen on ss (port set by the caller). The
+ * socket or -1 with errno set. */
+static int listen_on(struct sockaddr_storage *ss, socklen_t len, bool dual_stack)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    bool any = !bind_source(n, &ss, &len);
-    if (any) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_any;
-        len = sizeof *s6;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 && any && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
-        memset(&ss, 0, sizeof ss);
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_ANY);
-        len = sizeof *s4;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    }
-    if (fd < 0) {
-        node_log(LOG_ERROR, NULL, "socket: %s", strerror(errno));
-        return PC_E_IO;
-    }
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
     int one = 1, zero = 0;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
         node_log(LOG_WARN, NULL, "SO_REUSEADDR: %s", strerror(errno));
-    if (any && ss.ss_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
+    if (dual_stack && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
         node_log(LOG_WARN, NULL, "IPV6_V6ONLY=0: %s; IPv6 only", strerror(errno));
-    if (ss.ss_family == AF_INET6)
-        s6->sin6_port = htons((uint16_t)n->cfg.p2p_port);
-    else
-        s4->sin_port = htons((uint16_t)n->cfg.p2p_port);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, NET_LISTEN_BACKLOG) != 0) {
+    if (bind(fd, (struct sockaddr *)ss, len) != 0 || listen(fd, NET_LISTEN_BACKLOG) != 0) {
+        int e = errno;
+        (void)close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Listens on --bind's address, or on IPv6 any (dual stack) falling back to
+ * IPv4 any; sets n->p2p_port to the bound port. */
+static int listen_socket(struct node *n, int *fd_out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    uint16_t port_be = htons((uint16_t)n->cfg.p2p_port);
+    int fd;
+    if (bind_source(n, &ss, &len)) {
+        if (ss.ss_family == AF_INET6)
+            s6->sin6_port = port_be;
+        else
+            s4->sin_port = port_be;
+        fd = listen_on(&ss, len, false);
+    } else {
+        memset(&ss, 0, sizeof ss);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_any;
+        s6->sin6_port = port_be;
+        fd = listen_on(&ss, sizeof *s6, true);
+        if (fd < 0 && errno != EADDRINUSE && errno != EACCES) {
+            node_log(LOG_INFO, NULL, "no IPv6 (%s); listening on IPv4 only", strerror(errno));
+            memset(&ss, 0, sizeof ss);
+            s4->sin_family = AF_INET;
+            s4->sin_addr.s_addr = htonl(INADDR_ANY);
+            s4->sin_port = port_be;
+            fd = listen_on(&ss, sizeof *s4, false);
+        }
+    }
+    if (fd < 0) {
         node_log(LOG_ERROR, NULL, "cannot listen on %s port %d: %s",
                  n->cfg.bind_addr[0] ? n->cfg.bind_addr : "all addresses", n->cfg.p2p_port,
                  strerror(errno));
-        (void)close(fd);
         return PC_E_IO;
     }
     socklen_t sl = sizeof ss;
+    char ip[ADDR_IP_BYTES];
     int port = 0;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-        addr_from_sockaddr((struct sockaddr *)&ss, sl, (char[ADDR_IP_BYTES]){0}, NULL, &port) !=
-            0) {
+        addr_from_sockaddr((struct sockaddr *)&ss, sl, ip, NULL, &port) != 0) {
         node_log(LOG_ERROR, NULL, "getsockname: %s", strerror(errno));
         (void)close(fd);
         return PC_E_IO;

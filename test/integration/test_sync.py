@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""
+Incremental sync against a peer played by the test (docs/protocol.md
+"Handshake", "getBlocks / blocks", "Seed-protocol peers").
+
+The test's Python peer says hello with more work than the node; the node must
+ask it getBlocks with a well-formed locator (its tip first, genesis last), take
+the answer page by page (the Python peer serves small pages on purpose), put
+the last block received first in each next locator, and adopt the branch only
+if it has strictly more work. A page holding an invalid block gets the peer
+banned and leaves the tip alone; a branch with less work than claimed is
+dropped without a ban. A seed-protocol peer (no hello) whose tip does not link
+is asked allBlock with an empty payload, as in the seed design.
+
+How this fails if sync is broken: no getBlocks, a locator that does not start
+at the tip or end at genesis, a next page asked from the wrong place, a reorg
+to an invalid or lighter branch, or a ban for an honest lighter chain.
+"""
+
+import time
+
+import pclib
+from pclib import Chain
+
+GENESIS = pclib.regtest_genesis()["hash"]
+
+
+def answer_locator(chain, locator, limit):
+    """Blocks after the first locator hash we know, at most limit."""
+    index = {b["hash"]: b["height"] for b in chain.blocks}
+    start = 1
+    for hsh in locator:
+        if hsh in index:
+            start = index[hsh]
+            break
+    return chain.range(start + 1, min(chain.height, start + limit))
+
+
+def serve(c, chain, page, stop, timeout=30.0, log=None, corrupt=None):
+    """Plays a peer holding `chain`: answers getBlocks with pages of at most
+    `page` blocks (corrupt(blocks) may alter them), allBlock and latestBlock
+    queries, getPeers and ping, until stop() or the timeout. Returns the
+    getBlocks payloads received, in order."""
+    asked = []
+    deadline = time.monotonic() + timeout
+    for _ in range(10000):                     # bounded in count and time
+        if stop() or time.monotonic() > deadline:
+            break
+        m = c.recv(0.5)
+        if m is None:
+            if c.closed:
+                break
+            continue
+        t, p = m.get("type"), m.get("payload")
+        if log is not None:
+            log.append(m)
+        if t == "getBlocks":
+            asked.append(p)
+            limit = min(p.get("limit", 2000) if isinstance(p, dict) else 2000, page)
+            blocks = answer_locator(chain, p.get("locator", []), limit)
+            if corrupt:
+                blocks = corrupt(blocks)
+            c.send("blocks", {"blocks": blocks, "tip": chain.height})
+        elif t == "getPeers":
+            c.send("peers", {"peers": []})
+        elif t == "ping":
+            c.send("pong", p)
+        elif t == "allBlock" and (p in (None, {}, []) or isinstance(p, dict)):
+            start = p.get("from", 1) if isinstance(p, dict) else 1
+            c.send("allBlock", chain.range(start, min(chain.height, start + 1999)))
+        elif t == "latestBlock" and p in (None, {}):
+            c.send("latestBlock", chain.tip)
+    return asked
+
+
+def check_locator(h, label, loc, node_chain):
+    """Part 2: 1 to 64 hashes, the sender's tip first (or the last block of a
+    sync in progress), then back one block at a time for ten hashes, then
+    doubling steps, the genesis hash last."""
+    ok = isinstance(loc, list) and 1 <= len(loc) <= 64
+    h.check(ok, "%s: locator is a list of 1..64 hashes" % label, loc)
+    if not ok:
+        return
+    heights = {b["hash"]: b["height"] for b in node_chain.blocks}
+    hs = [heights.get(x) for x in loc]
+    h.check(None not in hs, "%s: every locator hash is in the node's chain" % label, hs)
+    if None in hs:
+        return
+    h.check(hs[0] == node_chain.height, "%s: locator starts at the node's tip %d" % (
+        label, node_chain.height), hs[:3])
+    h.check(loc[-1] == GENESIS, "%s: locator ends with the genesis hash" % label, hs[-3:])
+    h.check(all(a > b for a, b in zip(hs, hs[1:])), "%s: locator heights strictly fall" % label,
+            hs)
+    dense = hs[:min(10, len(hs) - 1)]
+    h.check(all(a - b == 1 for a, b in zip(dense, dense[1:])),
+            "%s: the first ten locator hashes step back one block at a time" % label, hs)
+
+
+def hello_client(node, chain, source=None):
+    c = pclib.Client(node.port, source=source)
+    c.send_hello(height=chain.height, work=chain.work_hex())
+    return c
+
+
+def case_extension(h):
+    node = h.node("sync-ext")
+    base = Chain().extend(4, tag="base")               # 1..5
+    node.offer(base.range(2, 5))
+    h.step("node loads 5 blocks", node.wait_tip, base.tip)
+    longer = base.copy().extend(45, tag="ext")        # 1..50
+    with hello_client(node, longer) as c:
+        # Serve in 1 s slices until the node has our tip (bounded).
+        asked = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            asked += serve(c, longer, page=12, stop=lambda: False, timeout=1.0)
+            t = pclib.try_tip(node.port)
+            if t and t["hash"] == longer.tip["hash"]:
+                break
+        h.check(asked, "node asks getBlocks of a peer with more work", len(asked))
+        if asked:
+            check_locator(h, "first getBlocks", asked[0].get("locator"), base)
+            lim = asked[0].get("limit", 2000)
+            h.check(isinstance(lim, int) and 1 <= lim <= 2000, "getBlocks limit is 1..2000", lim)
+        # Each later request starts from the last block we sent.
+        sent_upto = 5
+        ok = True
+        for p in asked[1:]:
+            sent_upto = min(sent_upto + 12, longer.height)
+            if p.get("locator", [None])[0] != longer.at(sent_upto)["hash"]:
+                ok = False
+        h.check(len(asked) >= 4, "a 45-block gap served 12 per page takes several pages",
+                len(asked))
+        h.check(ok, "each next getBlocks puts the last block received first",
+                [p.get("locator", [None])[0][:12] for p in asked])
+    h.step("node reaches the Python peer's tip (height 50)", node.wait_tip, longer.tip, 10)
+    node.stop()
+
+
+def case_fork(h):
+    node = h.node("sync-fork")
+    mine_ = Chain().extend(7, tag="node-side")         # 1..8
+    node.offer(mine_.range(2, 8))
+    h.step("node loads its 8-block chain", node.wait_tip, mine_.tip)
+    fork = mine_.prefix(3).extend(9, tag="peer-side")   # 1..12, forks after height 3
+    with hello_client(node, fork) as c:
+        deadline = time.monotonic() + 30
+        asked = []
+        while time.monotonic() < deadline:
+            asked += serve(c, fork, page=4, stop=lambda: False, timeout=1.0)
+            t = pclib.try_tip(node.port)
+            if t and t["hash"] == fork.tip["hash"]:
+                break
+        if asked:
+            check_locator(h, "fork getBlocks", asked[0].get("locator"), mine_)
+    h.step("node reorgs onto the heavier fork (from height 4)", node.wait_tip, fork.tip, 10)
+    full = h.step("read the node's chain", pclib.whole_chain, node.port)
+    if full:
+        h.check([b["hash"] for b in full] == [b["hash"] for b in fork.blocks],
+                "the node's chain is the fork, block for block")
+    node.stop()
+
+
+def case_invalid_page(h):
+    node = h.node("sync-bad")
+    base = Chain().extend(4, tag="base")
+    node.offer(base.range(2, 5))
+    node.wait_tip(base.tip)
+    longer = base.copy().extend(20, tag="bad-ext")
+
+    def corrupt(blocks):
+        if len(blocks) >= 3:
+            b = dict(blocks[2])
+            b["merkleRoot"] = pclib.sha256_hex(b"wrong")
+            pclib.mine(b)
+            blocks = blocks[:2] + [b] + blocks[3:]
+        return blocks
+    src = "127.0.0.40"
+    log = []
+    with hello_client(node, longer, source=src) as c:
+        serve(c, longer, page=8, stop=lambda: c.closed, timeout=15, log=log, corrupt=corrupt)
+        closed = c.closed
+    errs = [m.get("payload") for m in log if m.get("type") == "error"]
+    h.check(errs, "a page with an invalid block gets an error", [m.get("type") for m in log])
+    h.check(closed, "and the serving peer is disconnected")
+    t = pclib.try_tip(node.port)
+    h.check(t is not None and t["hash"] == base.tip["hash"],
+            "the tip is unchanged (nothing of the bad branch adopted)", t and t["height"])
+    try:
+        with pclib.Client(node.port, source=src, timeout=5) as c2:
+            closed2, seen = c2.wait_closed(5)
+        h.check(closed2 and "latestBlock" not in [m.get("type") for m in seen],
+                "the serving peer's address is banned", [m.get("type") for m in seen])
+    except OSError as e:
+        h.check(True, "the serving peer's address is banned (%s)" % e)
+    node.stop()
+
+
+def case_lighter(h):
+    """A peer claims more work in hello but serves a lighter branch: dropped
+    without penalty."""
+    node = h.node("sync-light")
+    base = Chain().extend(9, tag="base10")             # 1..10
+    node.offer(base.range(2, 10))
+    node.wait_tip(base.tip)
+    light = base.prefix(2).extend(3, tag="light")     # 1..5: less work
+    src = "127.0.0.41"
+    with pclib.Client(node.port, source=src) as c:
+        c.send_hello(height=20, work=format(16 * 20, "x"))   # a claim, not the truth
+        log = []
+        asked = serve(c, light, page=50, stop=lambda: False, timeout=4.0, log=log)
+        h.check(asked, "node asks getBlocks of a peer claiming more work", len(asked))
+        h.check(not c.closed, "a peer whose branch turns out lighter is not disconnected",
+                [m.get("type") for m in log])
+    t = pclib.try_tip(node.port)
+    h.check(t is not None and t["hash"] == base.tip["hash"], "the lighter branch is not adopted",
+            t and t["height"])
+    ok = False
+    try:
+        with pclib.Client(node.port, source=src, timeout=5) as c2:
+            c2.hello()
+            ok = c2.latest_block(5) is not None
+    except (OSError, pclib.TestFailure):
+        ok = False
+    h.check(ok, "and its address is not banned")
+    node.stop()
+
+
+def case_seed_peer(h):
+    """The seed scenario with the test as B, speaking only the seed protocol:
+    B offers its tip (height 10), which does not link onto A's tip (8)."""
+    node = h.node("sync-seed")
+    chain = Chain().extend(9, tag="seedB")             # 1..10
+    node.offer(chain.range(2, 8))
+    h.step("A holds blocks 1..8", node.wait_tip, chain.at(8))
+    log = []
+    with pclib.Client(node.port) as c:
+        c.send("latestBlock", chain.tip)               # first message: a seed peer
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            serve(c, chain, page=2000, stop=lambda: False, timeout=1.0, log=log)
+            t = pclib.try_tip(node.port)
+            if t and t["hash"] == chain.tip["hash"]:
+                break
+    types = [m.get("type") for m in log]
+    asks = [m.get("payload") for m in log if m.get("type") == "allBlock"]
+    h.check(any(p in (None, {}, []) for p in asks) or any(isinstance(p, dict) for p in asks),
+            "A asks the seed peer allBlock after a tip that does not link", types)
+    h.check(not set(types) & {"getBlocks", "getPeers", "ping"},
+            "a seed peer is never sent getBlocks, getPeers or ping", types)
+    h.step("A reaches the seed peer's tip", node.wait_tip, chain.tip, 10)
+    node.stop()
+
+
+def main(h):
+    case_extension(h)
+    case_fork(h)
+    case_invalid_page(h)
+    case_lighter(h)
+    case_seed_peer(h)
+
+
+if __name__ == "__main__":
+    pclib.Harness("sync").run(main)

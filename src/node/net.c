@@ -855,7 +855,11 @@ static int dial(struct connector *c, int *fd_out, char ip[ADDR_IP_BYTES], char a
     struct addrinfo *res = NULL;
     int g = getaddrinfo(c->target.host, c->target.port, &hints, &res);
     if (g != 0) {
-        snprintf(why, why_len, "cannot resolve %.100s: %s", c->target.host, gai_strerror(g));
+        snprintf(why, why_len, "cannot resolve %.100s%s: %s", c->target.host,
+                 !has_src                    ? ""
+                 : src.ss_family == AF_INET6 ? " as IPv6 (--bind)"
+                                             : " as IPv4 (--bind)",
+                 gai_strerror(g));
         return PC_E_IO;
     }
     int r = PC_E_IO;
@@ -970,13 +974,13 @@ static int connector_start_locked(struct node *n, const struct addr_target *t, c
     atomic_init(&c->done, false);
     char tname[16];
     snprintf(tname, sizeof tname, "pc-conn-%u", c->idx);
+    node_log(LOG_INFO, NULL, "dialing %s (%s)", name, configured ? "configured" : "discovered");
     if (sync_thread_start(&c->thread, n->cfg.thread_stack_bytes, tname, connector_main, c) != 0) {
         free(c);
         return PC_E_IO;
     }
     c->next = net->connectors;
     net->connectors = c;
-    node_log(LOG_INFO, NULL, "dialing %s (%s)", name, configured ? "configured" : "discovered");
     return 0;
 }
 

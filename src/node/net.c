@@ -40,11 +40,12 @@
 #include "peer.h"
 #include "sync.h"
 
-#define NET_RECV_BYTES (64u * 1024u) /* one recv() */
-#define NET_POLL_MAX_MS 1000         /* a reader looks at its peer at least this often */
-#define NET_FLUSH_MS 5000            /* a closing peer's writer may take this long */
-#define NET_LINGER_MS 2000           /* after our `error`, wait this long for the remote's FIN */
-#define NET_CONNECT_TIMEOUT_MS 10000 /* one connect() attempt */
+#define NET_RECV_BYTES (64u * 1024u)   /* one recv() */
+#define NET_POLL_MAX_MS 1000           /* a reader looks at its peer at least this often */
+#define NET_FLUSH_MS 5000              /* a closing peer's writer may take this long */
+#define NET_LINGER_MS 2000             /* after our `error`, wait this long for the remote's FIN */
+#define NET_LINGER_BYTES (64u * 1024u) /* ... and drop at most this much of its input */
+#define NET_CONNECT_TIMEOUT_MS 10000   /* one connect() attempt */
 #define NET_BACKOFF_START_MS 250
 #define NET_BACKOFF_CAP_MS 30000
 #define NET_DISCOVERED_MAX_FAILS 8 /* a discovered address is dropped after this many */
@@ -53,34 +54,38 @@
 #define NET_MAX_STRING_CHARS 64 /* hello's network and agent */
 #define NET_MAX_WORK_HEX 80
 
-/* An inbound reader thread. */
-struct reader_rec {
-    struct reader_rec *next; /* guarded by peers_mu */
-    struct node *node;       /* immutable */
-    struct peer *peer;       /* the thread's reference; owned by the thread */
+/* A thread net.c starts and main reaps: the first member of reader_rec and
+ * connector, so one list walk serves both (the struct is freed through it). */
+struct thread_rec {
+    struct thread_rec *next; /* guarded by peers_mu */
     pthread_t thread;        /* written before the record is listed */
     atomic_bool done;        /* set by the thread as its last act; a flag, no lock */
 };
 
+/* An inbound reader thread. */
+struct reader_rec {
+    struct thread_rec t; /* first */
+    struct node *node;   /* immutable */
+    struct peer *peer;   /* the thread's reference; owned by the thread */
+};
+
 /* A connector: one outbound address. */
 struct connector {
-    struct connector *next;       /* guarded by peers_mu */
+    struct thread_rec t;          /* first */
     struct node *node;            /* immutable */
     struct addr_target target;    /* immutable */
     char name[ADDR_TARGET_BYTES]; /* immutable: canonical "host:port" */
     bool configured;              /* immutable: from --peer/PEERS; never gives up */
     unsigned idx;                 /* immutable */
-    pthread_t thread;             /* written before the record is listed */
-    atomic_bool done;             /* set by the thread as its last act; a flag, no lock */
 };
 
 struct net {
     pthread_mutex_t peers_mu;
-    struct peer *peers;           /* guarded by peers_mu: registry, one reference each */
-    int n_inbound, n_outbound;    /* guarded by peers_mu: registered peers */
-    struct reader_rec *readers;   /* guarded by peers_mu */
-    struct connector *connectors; /* guarded by peers_mu */
-    unsigned next_connector_idx;  /* guarded by peers_mu */
+    struct peer *peers;            /* guarded by peers_mu: registry, one reference each */
+    int n_inbound, n_outbound;     /* guarded by peers_mu: registered peers */
+    struct thread_rec *readers;    /* guarded by peers_mu: struct reader_rec */
+    struct thread_rec *connectors; /* guarded by peers_mu: struct connector */
+    unsigned next_connector_idx;   /* guarded by peers_mu */
     char self_addrs[NET_SELF_ADDRS][ADDR_TARGET_BYTES]; /* guarded by peers_mu: ring */
     unsigned n_self;                                    /* guarded by peers_mu */
     bool stopping; /* guarded by peers_mu: nothing new is registered */
@@ -508,30 +513,32 @@ static void send_ping(struct conn *c)
     c->ping_out = true;
 }
 
+/* Closes the peer with a `timeout` error: "<what> <ms> ms". Returns -1. */
+static int conn_timed_out(struct conn *c, const char *what, int ms, const char *end)
+{
+    char why[PC_ERR_REASON_BYTES];
+    snprintf(why, sizeof why, "%s %d ms", what, ms);
+    peer_close(c->p, PC_E_TIMEOUT, why);
+    c->end = end;
+    return -1;
+}
+
 /* Checks timers; returns the poll timeout, or -1 if the peer was closed. */
 static int conn_timers(struct conn *c, int64_t now)
 {
     const struct node_config *cfg = &c->n->cfg;
     struct peer *p = c->p;
-    char why[PC_ERR_REASON_BYTES];
     int64_t next = now + NET_POLL_MAX_MS;
     if (!c->got_first) {
         int64_t due = p->connected_ms + cfg->handshake_timeout_ms;
-        if (now >= due) {
-            snprintf(why, sizeof why, "no hello within %d ms", cfg->handshake_timeout_ms);
-            peer_close(p, PC_E_TIMEOUT, why);
-            c->end = "handshake timeout";
-            return -1;
-        }
+        if (now >= due)
+            return conn_timed_out(c, "no hello within", cfg->handshake_timeout_ms,
+                                  "handshake timeout");
         next = due < next ? due : next;
     }
     int64_t idle_due = c->last_rx_ms + cfg->idle_timeout_ms;
-    if (now >= idle_due) {
-        snprintf(why, sizeof why, "silent for %d ms", cfg->idle_timeout_ms);
-        peer_close(p, PC_E_TIMEOUT, why);
-        c->end = "idle timeout";
-        return -1;
-    }
+    if (now >= idle_due)
+        return conn_timed_out(c, "silent for", cfg->idle_timeout_ms, "idle timeout");
     next = idle_due < next ? idle_due : next;
     if (c->got_first && !atomic_load(&p->seed) && !c->ping_out) {
         int64_t ping_due = c->last_rx_ms + cfg->idle_timeout_ms / 2;
@@ -593,12 +600,16 @@ static void conn_read_loop(struct conn *c, char *buf)
 }
 
 /* After we sent `error`: read and drop until the remote closes (it has read
- * the error by then) or NET_LINGER_MS pass, so closing our socket with
- * unread input does not reset the connection before the error arrives. */
+ * the error by then), NET_LINGER_MS pass or NET_LINGER_BYTES arrive, so that
+ * closing our socket with unread input does not reset the connection before
+ * an honest remote has read the error. */
 static void conn_linger(struct conn *c, char *buf)
 {
     int64_t until = node_mono_ms() + NET_LINGER_MS;
-    for (;;) {
+    size_t dropped = 0;
+    /* A peer still streaming (an oversized frame, a flood) is not read on:
+     * past NET_LINGER_BYTES we close, and it is cut off. */
+    while (dropped < NET_LINGER_BYTES) {
         int64_t left = until - node_mono_ms();
         if (left <= 0 || atomic_load(&c->n->stopping))
             return;
@@ -613,6 +624,7 @@ static void conn_linger(struct conn *c, char *buf)
             continue;
         if (n <= 0)
             return;
+        dropped += (size_t)n;
     }
 }
 
@@ -680,7 +692,7 @@ static void *reader_main(void *arg)
     conn_run(rec->node, rec->peer, &res);
     peer_unref(rec->peer);
     rec->peer = NULL;
-    atomic_store(&rec->done, true);
+    atomic_store(&rec->t.done, true);
     return NULL;
 }
 
@@ -740,10 +752,10 @@ static void accept_one(struct node *n, int fd, const struct sockaddr *sa, sockle
     if (rec != NULL) {
         rec->node = n;
         rec->peer = p; /* our reference passes to the thread */
-        atomic_init(&rec->done, false);
+        atomic_init(&rec->t.done, false);
     }
     if (rec == NULL ||
-        sync_thread_start(&rec->thread, n->cfg.thread_stack_bytes, name, reader_main, rec) != 0) {
+        sync_thread_start(&rec->t.thread, n->cfg.thread_stack_bytes, name, reader_main, rec) != 0) {
         free(rec);
         node_log(LOG_ERROR, p, "cannot start a reader; dropping the connection");
         peer_abort(p);
@@ -752,8 +764,8 @@ static void accept_one(struct node *n, int fd, const struct sockaddr *sa, sockle
         return;
     }
     sync_lock(&net->peers_mu);
-    rec->next = net->readers;
-    net->readers = rec;
+    rec->t.next = net->readers;
+    net->readers = &rec->t;
     sync_unlock(&net->peers_mu);
 }
 
@@ -954,7 +966,7 @@ static void *connector_main(void *arg)
             break;
         backoff = backoff * 2 > NET_BACKOFF_CAP_MS ? NET_BACKOFF_CAP_MS : backoff * 2;
     }
-    atomic_store(&c->done, true);
+    atomic_store(&c->t.done, true);
     return NULL;
 }
 
@@ -971,16 +983,16 @@ static int connector_start_locked(struct node *n, const struct addr_target *t, c
     snprintf(c->name, sizeof c->name, "%s", name);
     c->configured = configured;
     c->idx = net->next_connector_idx++;
-    atomic_init(&c->done, false);
+    atomic_init(&c->t.done, false);
     char tname[16];
     snprintf(tname, sizeof tname, "pc-conn-%u", c->idx);
     node_log(LOG_INFO, NULL, "dialing %s (%s)", name, configured ? "configured" : "discovered");
-    if (sync_thread_start(&c->thread, n->cfg.thread_stack_bytes, tname, connector_main, c) != 0) {
+    if (sync_thread_start(&c->t.thread, n->cfg.thread_stack_bytes, tname, connector_main, c) != 0) {
         free(c);
         return PC_E_IO;
     }
-    c->next = net->connectors;
-    net->connectors = c;
+    c->t.next = net->connectors;
+    net->connectors = &c->t;
     return 0;
 }
 
@@ -1022,8 +1034,9 @@ static int add_peer(struct node *n, const char *hostport, bool configured)
     int alive = 0;
     if (net->stopping)
         r = PC_E_SHUTDOWN;
-    for (struct connector *c = net->connectors; c != NULL && r == 0; c = c->next) {
-        if (atomic_load(&c->done))
+    for (struct thread_rec *tr = net->connectors; tr != NULL && r == 0; tr = tr->next) {
+        const struct connector *c = (const struct connector *)tr;
+        if (atomic_load(&tr->done))
             continue;
         alive++;
         if (strcmp(c->name, name) == 0)
@@ -1218,45 +1231,36 @@ int net_start(struct node *n)
     return 0;
 }
 
+/* Moves the finished records of *list (all when all) onto *done. Requires
+ * peers_mu held. */
+static void take_finished(struct thread_rec **list, struct thread_rec **done, bool all)
+{
+    for (struct thread_rec **pp = list; *pp != NULL;) {
+        struct thread_rec *t = *pp;
+        if (all || atomic_load(&t->done)) {
+            *pp = t->next;
+            t->next = *done;
+            *done = t;
+        } else {
+            pp = &t->next;
+        }
+    }
+}
+
 /* Joins finished inbound readers and connectors (all of them when all). */
 static void reap(struct node *n, bool all)
 {
     struct net *net = n->net;
-    struct reader_rec *rdone = NULL;
-    struct connector *cdone = NULL;
+    struct thread_rec *done = NULL;
     sync_lock(&net->peers_mu);
-    for (struct reader_rec **pp = &net->readers; *pp != NULL;) {
-        struct reader_rec *r = *pp;
-        if (all || atomic_load(&r->done)) {
-            *pp = r->next;
-            r->next = rdone;
-            rdone = r;
-        } else {
-            pp = &r->next;
-        }
-    }
-    for (struct connector **pp = &net->connectors; *pp != NULL;) {
-        struct connector *c = *pp;
-        if (all || atomic_load(&c->done)) {
-            *pp = c->next;
-            c->next = cdone;
-            cdone = c;
-        } else {
-            pp = &c->next;
-        }
-    }
+    take_finished(&net->readers, &done, all);
+    take_finished(&net->connectors, &done, all);
     sync_unlock(&net->peers_mu);
-    while (rdone != NULL) {
-        struct reader_rec *next = rdone->next;
-        sync_check(pthread_join(rdone->thread, NULL), "pthread_join reader");
-        free(rdone);
-        rdone = next;
-    }
-    while (cdone != NULL) {
-        struct connector *next = cdone->next;
-        sync_check(pthread_join(cdone->thread, NULL), "pthread_join connector");
-        free(cdone);
-        cdone = next;
+    while (done != NULL) {
+        struct thread_rec *next = done->next;
+        sync_check(pthread_join(done->thread, NULL), "pthread_join");
+        free(done); /* the record's first member: frees the whole record */
+        done = next;
     }
 }
 

@@ -24,28 +24,56 @@ static enum opts_result parse(struct node_config *cfg, const char *const *args)
     return r;
 }
 
+/* Every field of got equals want (peers and port_file by content). */
+static void expect_cfg(const struct node_config *got, const struct node_config *want)
+{
+    CHECK_EQ_STR(got->net->name, want->net->name);
+    CHECK_EQ_STR(got->bind_addr, want->bind_addr);
+    CHECK_EQ_INT(got->p2p_port, want->p2p_port);
+    CHECK_EQ_INT(got->n_peers, want->n_peers);
+    for (size_t i = 0; i < got->n_peers && i < want->n_peers; i++)
+        CHECK_EQ_STR(got->peers[i], want->peers[i]);
+    CHECK_EQ_INT(got->max_inbound, want->max_inbound);
+    CHECK_EQ_INT(got->max_outbound, want->max_outbound);
+    CHECK_EQ_INT(got->max_frame_bytes, want->max_frame_bytes);
+    CHECK_EQ_INT(got->queue_share_bytes, want->queue_share_bytes);
+    CHECK_EQ_INT(got->queue_share_msgs, want->queue_share_msgs);
+    CHECK_EQ_INT(got->send_queue_bytes, want->send_queue_bytes);
+    CHECK_EQ_INT(got->handshake_timeout_ms, want->handshake_timeout_ms);
+    CHECK_EQ_INT(got->idle_timeout_ms, want->idle_timeout_ms);
+    CHECK_EQ_INT(got->ban_seconds, want->ban_seconds);
+    CHECK_EQ_INT(got->mine, want->mine);
+    CHECK_EQ_INT(got->mine_interval_ms, want->mine_interval_ms);
+    CHECK_EQ_INT(got->mine_blocks, want->mine_blocks);
+    CHECK_EQ_INT(got->log_level, want->log_level);
+    CHECK_EQ_INT(got->thread_stack_bytes, want->thread_stack_bytes);
+    CHECK((got->port_file == NULL) == (want->port_file == NULL));
+    if (got->port_file != NULL && want->port_file != NULL)
+        CHECK_EQ_STR(got->port_file, want->port_file);
+}
+
 static void test_defaults(void)
 {
     struct node_config cfg;
     const char *none[] = {NULL};
+    const struct node_config want = {
+        .net = pc_network_find("main"),
+        .p2p_port = 8555,
+        .max_inbound = 128,
+        .max_outbound = 16,
+        .max_frame_bytes = 4u * 1024 * 1024,
+        .queue_share_bytes = 8u * 1024 * 1024,
+        .queue_share_msgs = 1024,
+        .send_queue_bytes = 16u * 1024 * 1024,
+        .handshake_timeout_ms = 10000,
+        .idle_timeout_ms = 120000,
+        .ban_seconds = 3600,
+        .mine_interval_ms = 1000,
+        .log_level = LOG_INFO,
+        .thread_stack_bytes = 256 * 1024,
+    };
     CHECK_EQ_INT(parse(&cfg, none), OPTS_RUN);
-    CHECK_EQ_STR(cfg.net->name, "main");
-    CHECK_EQ_INT(cfg.p2p_port, 8555);
-    CHECK_EQ_INT(cfg.max_inbound, 128);
-    CHECK_EQ_INT(cfg.max_outbound, 16);
-    CHECK_EQ_INT(cfg.max_frame_bytes, 4u * 1024 * 1024);
-    CHECK_EQ_INT(cfg.queue_share_bytes, 8u * 1024 * 1024);
-    CHECK_EQ_INT(cfg.queue_share_msgs, 1024);
-    CHECK_EQ_INT(cfg.send_queue_bytes, 16u * 1024 * 1024);
-    CHECK_EQ_INT(cfg.handshake_timeout_ms, 10000);
-    CHECK_EQ_INT(cfg.idle_timeout_ms, 120000);
-    CHECK_EQ_INT(cfg.ban_seconds, 3600);
-    CHECK_EQ_INT(cfg.mine, 0);
-    CHECK_EQ_INT(cfg.mine_interval_ms, 1000);
-    CHECK_EQ_INT(cfg.mine_blocks, 0);
-    CHECK_EQ_INT(cfg.log_level, LOG_INFO);
-    CHECK_EQ_INT(cfg.thread_stack_bytes, 256 * 1024);
-    CHECK(cfg.port_file == NULL && cfg.n_peers == 0 && cfg.bind_addr[0] == '\0');
+    expect_cfg(&cfg, &want);
     opts_free(&cfg);
 }
 
@@ -91,28 +119,31 @@ static void test_all_flags(void)
                           "debug",
                           "--thread-stack-kib=128",
                           NULL};
+    /* --peer after --port-file keeps the port file */
+    const struct node_config want = {
+        .net = pc_network_find("regtest"),
+        .bind_addr = "::1",
+        .p2p_port = 0,
+        .peers = {(char *)"127.0.0.1:1", (char *)"[::1]:2"},
+        .n_peers = 2,
+        .max_inbound = 3,
+        .max_outbound = 4,
+        .max_frame_bytes = 65536,
+        .queue_share_bytes = 2048,
+        .queue_share_msgs = 5,
+        .send_queue_bytes = 4096,
+        .handshake_timeout_ms = 1000,
+        .idle_timeout_ms = 3000,
+        .ban_seconds = 0,
+        .mine = true,
+        .mine_interval_ms = 0,
+        .mine_blocks = 7,
+        .log_level = LOG_DEBUG,
+        .thread_stack_bytes = 128 * 1024,
+        .port_file = (char *)"/tmp/x.port",
+    };
     CHECK_EQ_INT(parse(&cfg, args), OPTS_RUN);
-    CHECK_EQ_STR(cfg.net->name, "regtest");
-    CHECK_EQ_INT(cfg.p2p_port, 0);
-    CHECK_EQ_STR(cfg.bind_addr, "::1");
-    CHECK_EQ_STR(cfg.port_file, "/tmp/x.port"); /* --peer after it keeps it */
-    CHECK_EQ_INT(cfg.n_peers, 2);
-    CHECK_EQ_STR(cfg.peers[0], "127.0.0.1:1");
-    CHECK_EQ_STR(cfg.peers[1], "[::1]:2");
-    CHECK_EQ_INT(cfg.max_inbound, 3);
-    CHECK_EQ_INT(cfg.max_outbound, 4);
-    CHECK_EQ_INT(cfg.max_frame_bytes, 65536);
-    CHECK_EQ_INT(cfg.queue_share_bytes, 2048);
-    CHECK_EQ_INT(cfg.queue_share_msgs, 5);
-    CHECK_EQ_INT(cfg.send_queue_bytes, 4096);
-    CHECK_EQ_INT(cfg.handshake_timeout_ms, 1000);
-    CHECK_EQ_INT(cfg.idle_timeout_ms, 3000);
-    CHECK_EQ_INT(cfg.ban_seconds, 0);
-    CHECK_EQ_INT(cfg.mine, 1);
-    CHECK_EQ_INT(cfg.mine_interval_ms, 0);
-    CHECK_EQ_INT(cfg.mine_blocks, 7);
-    CHECK_EQ_INT(cfg.log_level, LOG_DEBUG);
-    CHECK_EQ_INT(cfg.thread_stack_bytes, 128 * 1024);
+    expect_cfg(&cfg, &want);
     opts_free(&cfg);
 }
 

@@ -505,21 +505,6 @@ static bool chain_has(const pc_chain *c, const pc_block *b)
     return ours != NULL && pc_hash_equal(&ours->hash, &b->hash);
 }
 
-/* Each block follows the one before it (by the claimed hashes: each block's
- * own hash is recomputed when it is validated). 0 or PC_E_NOT_CONTIGUOUS. */
-static int check_consecutive(pc_block *const *blocks, size_t n, struct pc_err *err)
-{
-    for (size_t i = 1; i < n; i++) {
-        const pc_block *a = blocks[i - 1], *b = blocks[i];
-        if (a->height == UINT64_MAX || b->height != a->height + 1 ||
-            !pc_hash_equal(&b->previous_hash, &a->hash))
-            return pc_err_set(err, PC_E_NOT_CONTIGUOUS,
-                              "block %" PRIu64 ": does not follow block %" PRIu64 " of the list",
-                              b->height, a->height);
-    }
-    return 0;
-}
-
 /*
  * Validates one non-empty page of a sync into s->branch: it continues the
  * branch, or (skipping blocks we have) starts a new one where it links onto
@@ -530,9 +515,6 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
                        struct pc_err *err, bool *is_orphan)
 {
     *is_orphan = false;
-    int rc = check_consecutive(blocks, n, err);
-    if (rc != 0)
-        return rc;
     s->has_cursor = true;
     s->cursor = blocks[n - 1]->hash;
     s->cursor_height = blocks[n - 1]->height;
@@ -562,11 +544,13 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
         if (s->branch == NULL)
             return pc_err_set(err, PC_E_NOMEM, "out of memory for a sync branch");
     }
+    /* pc_branch_extend checks each link (height, previousHash), so a page
+     * that is not consecutive fails here. */
     for (; i < n; i++) {
         if (pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS)
             return pc_err_set(err, PC_E_LIMIT, "sync branch reached %u blocks",
                               SYNC_MAX_BRANCH_BLOCKS);
-        rc = pc_branch_extend(s->branch, w->chain, blocks[i], node_unix_now(), err);
+        int rc = pc_branch_extend(s->branch, w->chain, blocks[i], node_unix_now(), err);
         if (rc != 0)
             return rc;
         blocks[i] = NULL; /* the branch owns it */
@@ -758,7 +742,8 @@ static void on_all_block(struct worker *w, struct peer *p, struct peer_state *st
     }
     if (n > 0 && blocks[n - 1]->height > st->claimed_height)
         st->claimed_height = blocks[n - 1]->height;
-    /* Both paths check that the list is consecutive first. */
+    /* Consecutiveness: pc_chain_evaluate checks the whole offer first;
+     * a sync page fails on the first link that does not hold. */
     if (is_awaited)
         sync_page(w, p, st, blocks, n);
     else

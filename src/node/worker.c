@@ -46,8 +46,8 @@
 #define WORKER_POP_TIMEOUT_MS 500
 /* A sync whose last request got no answer for this long is abandoned. */
 #define SYNC_TIMEOUT_MS 30000
-/* Blocks a sync branch may hold. A branch that beats our chain is adopted
- * after each page, so only a long fork with less work comes near this. */
+/* Blocks a sync branch may hold (it may pass this by one page). The branch
+ * is adopted when the sync ends; at the cap, early if it beats our chain. */
 #define SYNC_MAX_BRANCH_BLOCKS 2000000u
 /* How often one sync may start over because our own chain moved under it. */
 #define SYNC_MAX_RESTARTS 3u
@@ -547,9 +547,6 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
     /* pc_branch_extend checks each link (height, previousHash), so a page
      * that is not consecutive fails here. */
     for (; i < n; i++) {
-        if (pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS)
-            return pc_err_set(err, PC_E_LIMIT, "sync branch reached %u blocks",
-                              SYNC_MAX_BRANCH_BLOCKS);
         int rc = pc_branch_extend(s->branch, w->chain, blocks[i], node_unix_now(), err);
         if (rc != 0)
             return rc;
@@ -558,10 +555,37 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
     return 0;
 }
 
+/* Adopts the sync's branch if it beats our chain. False if the adoption
+ * failed (then the sync has been ended). */
+static bool sync_adopt_if_better(struct worker *w, struct peer *p, struct peer_state *st)
+{
+    struct sync *s = &st->sync;
+    struct pc_err err = {0};
+    if (s->branch == NULL || !pc_branch_beats(s->branch, w->chain))
+        return true;
+    if (adopt(w, &s->branch, p, &err) == 0)
+        return true;
+    node_log(LOG_ERROR, p, "cannot adopt the sync branch: %s", err.reason);
+    sync_end(w, st, false, err.reason);
+    return false;
+}
+
+/* The sync is over: fork choice on what it fetched. */
+static void sync_finish(struct worker *w, struct peer *p, struct peer_state *st, const char *why)
+{
+    if (!sync_adopt_if_better(w, p, st))
+        return;
+    sync_end(w, st, true,
+             st->sync.branch != NULL ? "the branch has no more work than ours; dropped" : why);
+}
+
 /*
  * One page of a sync arrived (blocks taken: the caller keeps the array and
- * frees what is left in it). Validates it, adopts the branch as soon as it
- * beats our chain, and asks for the next page or ends the sync.
+ * frees what is left in it). Validates it into the branch and asks for the
+ * next page; when the peer has no more, adopts the branch if it has more
+ * work (docs/protocol.md, getBlocks / blocks). A branch that reaches
+ * SYNC_MAX_BRANCH_BLOCKS is adopted then if it beats our chain (so a chain
+ * longer than the cap still syncs), else the sync is abandoned.
  */
 static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, pc_block **blocks,
                       size_t n)
@@ -569,7 +593,7 @@ static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, p
     struct sync *s = &st->sync;
     s->pages++;
     if (n == 0) {
-        sync_end(w, st, true, "the peer has no more blocks");
+        sync_finish(w, p, st, "the peer has no more blocks");
         return;
     }
     uint64_t before = s->has_cursor ? s->cursor_height : 0;
@@ -581,31 +605,33 @@ static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, p
         sync_restart(w, p, st);
         return;
     }
-    if (rc == PC_E_LIMIT) {
-        sync_end(w, st, false, err.reason);
-        return;
-    }
     if (rc != 0) {
         invalid(w, p, &err);
         sync_end(w, st, false, err.reason);
         return;
     }
-    if (s->branch != NULL && pc_branch_beats(s->branch, w->chain)) {
-        rc = adopt(w, &s->branch, p, &err);
-        if (rc != 0) {
-            node_log(LOG_ERROR, p, "cannot adopt the sync branch: %s", err.reason);
-            sync_end(w, st, false, err.reason);
+    if (s->cursor_height >= s->target || s->cursor_height <= before) {
+        sync_finish(w, p, st, "reached the peer's tip");
+        return;
+    }
+    if (s->branch != NULL && pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS) {
+        if (!sync_adopt_if_better(w, p, st))
+            return;
+        if (s->branch != NULL) {
+            sync_end(w, st, false, "the branch reached its cap without more work than ours");
             return;
         }
     }
-    if (s->cursor_height >= s->target || s->cursor_height <= before) {
-        bool had_branch = s->branch != NULL;
-        sync_end(w, st, true,
-                 had_branch ? "the peer's branch has no more work than ours; dropped"
-                            : "reached the peer's tip");
-        return;
-    }
     sync_request(w, p, st);
+}
+
+/* Ends a sync whose peer went away or silent. What it fetched is valid, so
+ * it is kept if it beats our chain: a flaky peer cannot make a long sync
+ * start over forever. */
+static void sync_abandon(struct worker *w, struct peer_state *st, const char *why)
+{
+    if (sync_adopt_if_better(w, st->sync.peer, st))
+        sync_end(w, st, false, why);
 }
 
 /* Abandons syncs whose peer stopped answering (or is closing). */
@@ -616,9 +642,9 @@ static void sync_timers(struct worker *w)
     for (; st != NULL; st = next) {
         next = st->sync.next; /* sync_end may free st */
         if (peer_is_closing(st->sync.peer))
-            sync_end(w, st, false, "the peer is closing");
+            sync_abandon(w, st, "the peer is closing");
         else if (now - st->sync.requested_ms > SYNC_TIMEOUT_MS)
-            sync_end(w, st, false, "no answer for 30 s");
+            sync_abandon(w, st, "no answer for 30 s");
     }
 }
 
@@ -973,7 +999,7 @@ static void handle(struct worker *w, struct msg *m, bool is_stopping)
     if (m->kind == MSG_DISCONNECTED) {
         count(&w->stats.handled[WT_DISCONNECTED]);
         if (st != NULL && st->sync.kind != SYNC_NONE)
-            sync_end(w, st, false, "the peer disconnected");
+            sync_abandon(w, st, "the peer disconnected");
         return; /* st itself goes with the peer */
     }
     if (is_stopping || peer_is_closing(p)) {

@@ -346,6 +346,46 @@ def invalid_blocks(env):
                  after_hello=True, codes={"not-contiguous", "bad-height", "banned"})
 
 
+def scored(env):
+    """Offences below 100 do not disconnect; they add up (docs/protocol.md
+    "Misbehaviour and bans": malformed payload of a known type 50, second
+    hello 50, unknown type / stale / orphan block 0)."""
+    h = env.h
+    src = env.next_ip()
+    with pclib.Client(env.target.port, source=src) as c:
+        c.hello()
+        for i in range(10):
+            c.send("x-unknown-%d" % i, {"i": i})
+        h.step("10 unknown message types: still served", c.latest_block, 10)
+        c.send("latestBlock", env.chain.at(3))          # stale: already in the chain
+        h.step("a stale block offer: still served", c.latest_block, 10)
+        orphan = pclib.make_block(2, env.chain.at(1)["timestamp"] + 5, pclib.sha256_hex(b"?"),
+                                  ["orphan"], 4)
+        c.send("latestBlock", orphan)                   # lower height, unknown parent
+        h.step("a low orphan block offer: still served", c.latest_block, 10)
+        c.send("allBlock", {"from": "two", "limit": 3})  # malformed payload: 50
+        h.step("one malformed payload of a known type (50): still served", c.latest_block, 10)
+        c.send("ping", {"nonce": "not a number"})       # a second one: 100
+        closed, seen = c.wait_closed(10)
+        errs = [m.get("payload") for m in seen if m.get("type") == "error"]
+        h.check(closed and errs, "a second malformed payload (50 + 50) disconnects",
+                [m.get("type") for m in seen])
+    ok, detail = refused(env.target.port, src)
+    h.check(ok, "and bans the address at a score of 100", detail)
+    src = env.next_ip()
+    with pclib.Client(env.target.port, source=src) as c:
+        c.hello()
+        h.step("first hello served", c.latest_block, 10)
+        c.send_hello()
+        h.step("a second hello (50): still served", c.latest_block, 10)
+        c.send_hello()
+        closed, seen = c.wait_closed(10)
+        h.check(closed, "a third hello (100) disconnects", [m.get("type") for m in seen])
+    ok, detail = refused(env.target.port, src)
+    h.check(ok, "and bans the address", detail)
+    env.healthy("scored offences")
+
+
 def invalid_replacement(env):
     """A fork from height 3, longer than our chain, whose middle block is
     invalid: nothing of it is adopted and the sender is banned."""
@@ -609,6 +649,7 @@ def main(h):
     nesting(env)
     handshakes(env)
     invalid_blocks(env)
+    scored(env)
     invalid_replacement(env)
     self_connection(env)
     fuzz(env)

@@ -10,6 +10,7 @@ slot forever), a freed slot is never reusable, or the flooding client starves
 an honest one.
 """
 
+import socket
 import threading
 import time
 
@@ -106,6 +107,88 @@ def handshake_timeout(h):
     t.join(5)
     h.check(not live.closed, "a peer answering pings is kept past the idle timeout", live_seen)
     live.close()
+    node.stop()
+
+
+def slow_senders(h):
+    """A first message trickled a byte at a time must not stretch the
+    handshake timeout; a handshaked peer trickling a message that never ends
+    must still meet the idle timeout."""
+    node = h.node("trickle", args=["--handshake-timeout-ms", "1000", "--idle-timeout-ms", "3000"])
+    for label, hello_first, limit_s in (("handshake", False, 15), ("idle", True, 20)):
+        with pclib.Client(node.port, source="127.0.0.%d" % (20 + hello_first)) as c:
+            if hello_first:
+                c.hello()
+            c.send_raw('{"type":"x-slow","payload":"')
+            closed = False
+            t0 = time.monotonic()
+            for _ in range(int(limit_s / 0.2)):        # bounded
+                try:
+                    c.send_raw("a")
+                except OSError:
+                    closed = True
+                    break
+                c.recv(0.2)
+                if c.closed:
+                    closed = True
+                    break
+            h.check(closed, "a trickled, never-finished message is dropped by the %s timeout "
+                    "(within %d s)" % (label, limit_s), "%.1f s" % (time.monotonic() - t0))
+    node.stop()
+
+
+class DialCounter:
+    """n listening sockets on 127.0.0.1 that count who connects to them."""
+
+    def __init__(self, n):
+        self.socks = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            s.setblocking(False)
+            self.socks.append(s)
+        self.hit = set()
+        self.held = []
+
+    @property
+    def addrs(self):
+        return ["127.0.0.1:%d" % s.getsockname()[1] for s in self.socks]
+
+    def poll(self):
+        for i, s in enumerate(self.socks):
+            for _ in range(100):
+                try:
+                    conn, _ = s.accept()
+                except (BlockingIOError, OSError):
+                    break
+                self.hit.add(i)
+                self.held.append(conn)   # hold it open: a live outbound slot
+        return len(self.hit)
+
+    def close(self):
+        for s in self.socks + self.held:
+            s.close()
+
+
+def max_outbound(h):
+    """--max-outbound 3 and a `peers` message naming 12 listening addresses:
+    at most 3 of them are ever dialled."""
+    node = h.node("outbound3", args=["--max-outbound", "3"])
+    dc = DialCounter(12)
+    try:
+        pclib.introduce(node.port, dc.addrs)
+        pclib.wait_until(lambda: dc.poll() >= 1, 20, what="a dial to an advertised address")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            dc.poll()
+            time.sleep(0.1)
+        h.check(1 <= len(dc.hit) <= 3, "a node with --max-outbound 3 dials at most 3 of 12 "
+                "advertised addresses", len(dc.hit))
+    except pclib.TestFailure as e:
+        h.check(False, "a node dials addresses learnt from a peers message", e)
+    finally:
+        dc.close()
     node.stop()
 
 
@@ -221,6 +304,8 @@ def flood(h):
 def main(h):
     max_inbound(h)
     handshake_timeout(h)
+    slow_senders(h)
+    max_outbound(h)
     flood(h)
 
 

@@ -241,8 +241,11 @@ class Chain:
         return format(self.work(height), "x")
 
     def next_timestamp(self):
-        # Well in the past of any real clock, always above the median.
-        return max(self.tip["timestamp"] + 60, self.mtp() + 1)
+        """Parent + 60 s (regtest chains start in the past of any real
+        clock), but never closer than an hour to the 2-hour future limit
+        (then just above the median: timestamps may go backwards)."""
+        ts = min(self.tip["timestamp"] + 60, int(time.time()) + 3600)
+        return max(ts, self.mtp() + 1)
 
     def build_next(self, data=None, timestamp=None, difficulty=None, tag=""):
         """A valid next block (not appended). data defaults to something
@@ -997,7 +1000,7 @@ class Harness:
             print("ok   %s" % what, flush=True)
         else:
             self.failed += 1
-            print("FAIL %s%s" % (what, (": %s" % detail) if detail else ""), flush=True)
+            print("FAIL %s%s" % (what, (": %s" % (detail,)) if detail is not None else ""), flush=True)
         return bool(cond)
 
     def info(self, msg):

@@ -20,6 +20,8 @@ blocks overflows a frame, or a fresh node stops at 2000 blocks.
 """
 
 import json
+import signal
+import time
 
 import pclib
 from pclib import Chain
@@ -156,6 +158,99 @@ def edge_blocks(ctx):
     offer_text(ctx, "invalid block, merkleRoot missing", msg(b), False, rule="missing-field")
 
 
+def time_rules(ctx):
+    """Timestamps: strictly after the median of the last 11 (equal is too
+    old, +1 is fine, going backwards above the median is fine), and at most
+    7200 s ahead of the node's clock (a minute inside is fine). Same machine,
+    so the clocks agree to well within the minute of slack."""
+    h = ctx.h
+    c = ctx.chain
+    b = block_with(ctx, ["mtp+1"])
+    b["timestamp"] = c.mtp() + 1
+    pclib.mine(b)
+    h.check(b["timestamp"] < c.tip["timestamp"], "setup: median + 1 is below the parent's time",
+            (b["timestamp"], c.tip["timestamp"]))
+    offer_text(ctx, "valid block, timestamp = median time past + 1, below its parent's", msg(b),
+               True, b)
+    b = block_with(ctx, ["mtp"])
+    b["timestamp"] = ctx.chain.mtp()
+    pclib.mine(b)
+    offer_text(ctx, "invalid block, timestamp = median time past", msg(b), False,
+               rule="time-too-old")
+    b = block_with(ctx, ["near future"])
+    b["timestamp"] = int(time.time()) + pclib.MAX_FUTURE_SECONDS - 60
+    pclib.mine(b)
+    offer_text(ctx, "valid block, timestamp now + 7200 - 60", msg(b), True, b)
+    b = block_with(ctx, ["far future"])
+    b["timestamp"] = int(time.time()) + pclib.MAX_FUTURE_SECONDS + 60
+    pclib.mine(b)
+    offer_text(ctx, "invalid block, timestamp now + 7200 + 60", msg(b), False,
+               rule="time-too-new")
+
+
+def fork_context(h):
+    """A fork is validated against its own ancestors, not our chain's: a
+    fork whose timestamps would be too old against our chain's median but
+    are fine on the fork is adopted; a fork block that is fine against our
+    chain's median but too old on the fork is rejected."""
+    node = h.node("fork-ctx")
+    ours = Chain()
+    for i in range(20):                       # our chain: 1000 s steps
+        p = ours.tip
+        ours.append(pclib.make_block(p["height"] + 1, p["timestamp"] + 1000, p["hash"],
+                                     ["ours %d" % i], 4))
+    node.offer(ours.range(2, ours.height))
+    h.step("fork-ctx loads a 21-block chain with 1000 s steps", node.wait_tip, ours.tip)
+    fork = Chain()
+    for i in range(24):                       # the fork: 1 s steps from genesis
+        p = fork.tip
+        fork.append(pclib.make_block(p["height"] + 1, p["timestamp"] + 1, p["hash"],
+                                     ["fork %d" % i], 4))
+    h.check(fork.at(15)["timestamp"] <= ours.mtp(14),
+            "setup: fork timestamps are below our chain's median at the same height")
+    t = node.offer(fork.range(2, fork.height))
+    h.check(t is not None and t["hash"] == fork.tip["hash"],
+            "a heavier fork valid on its own ancestors is adopted", t and t.get("height"))
+    # The other way round: node2 holds the 1 s-step chain (median at 13 is
+    # genesis + 7). A branch forking at 2 with huge timestamps has a median
+    # near genesis + 100000 at 13; its block 14 at genesis + 50000 is fine
+    # against node2's chain but too old on its own branch.
+    node2 = h.node("fork-ctx2")
+    node2.offer(fork.range(2, fork.height))
+    h.step("fork-ctx2 loads the 1 s-step chain", node2.wait_tip, fork.tip)
+    g_ts = fork.at(1)["timestamp"]
+    bad = fork.prefix(2)
+    for i in range(11):                       # heights 3..13
+        p = bad.tip
+        bad.append(pclib.make_block(p["height"] + 1, g_ts + 100000 + i, p["hash"],
+                                    ["high %d" % i], 4))
+    h.check(fork.mtp(13) < g_ts + 50000 <= bad.mtp(13),
+            "setup: block 14's time is above node2's median, not above the branch's",
+            (fork.mtp(13), g_ts + 50000, bad.mtp(13)))
+    bad.blocks.append(pclib.make_block(14, g_ts + 50000, bad.tip["hash"],
+                                       ["too old on its branch"], 4))
+    for i in range(15):
+        p = bad.tip
+        bad.blocks.append(pclib.make_block(p["height"] + 1, g_ts + 100020 + i, p["hash"],
+                                           ["after %d" % i], 4))
+    h.check(bad.validate() is not None and "14" in bad.validate() and
+            bad.height > fork.height,
+            "setup: the longer branch is invalid by pclib's rules at 14", bad.validate())
+    src = "127.0.0.60"
+    with pclib.Client(node2.port, source=src) as c:
+        c.hello()
+        c.send("allBlock", bad.range(2, bad.height))
+        closed, seen = c.wait_closed(15)
+    errs = [m.get("payload") for m in seen if m.get("type") == "error"]
+    h.check(closed and errs and "time-too-old" in json.dumps(errs),
+            "a fork block too old on its own branch is rejected (time-too-old)", errs)
+    t = pclib.try_tip(node2.port)
+    h.check(t is not None and t["hash"] == fork.tip["hash"], "and the tip is unchanged",
+            t and t.get("height"))
+    node.stop()
+    node2.stop()
+
+
 def max_frame_seen(port, payload, pages=100):
     """Pages through allBlock from `payload`; returns (blocks, biggest page
     re-serialised compactly, which is the size of the node's frame to within
@@ -231,11 +326,18 @@ def paging(ctx):
     h.step("a fresh node syncs all %d blocks (more than one getBlocks page)" % ctx.chain.height,
            fresh.wait_tip, ctx.chain.tip, 90)
     fresh.stop()
+    # SIGTERM in the middle of a sync: still a clean exit 0 (checked by stop).
+    for i in range(3):
+        fresh = h.node("blocks-midsync%d" % i, peers=[node.addr])
+        time.sleep(0.05 * i)
+        fresh.stop()
 
 
 def main(h):
     ctx = Ctx(h)
     edge_blocks(ctx)
+    time_rules(ctx)
+    fork_context(h)
     paging(ctx)
     ctx.node.stop()
 

@@ -62,6 +62,27 @@ def max_inbound(h):
     node.stop()
 
 
+def burst(h):
+    """60 clients connect at once from 60 addresses; every one is served."""
+    node = h.node("burst")
+    results = [None] * 60
+    def one(i):
+        try:
+            with pclib.Client(node.port, source=pclib.ip(150 + i), timeout=30) as c:
+                c.hello()
+                results[i] = c.latest_block(30)["height"]
+        except (OSError, pclib.TestFailure, ValueError, KeyError) as e:
+            results[i] = repr(e)
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    bad = [r for r in results if r != 1]
+    h.check(not bad, "60 simultaneous clients are all served", bad[:3])
+    node.stop()
+
+
 def handshake_timeout(h):
     node = h.node("hstimeout", args=["--handshake-timeout-ms", "1000",
                                      "--idle-timeout-ms", "3000"])
@@ -303,6 +324,7 @@ def flood(h):
 
 def main(h):
     max_inbound(h)
+    burst(h)
     handshake_timeout(h)
     slow_senders(h)
     max_outbound(h)

@@ -329,10 +329,12 @@ struct conn {
     struct node *n;
     struct peer *p;
     struct frame_reader fr;
-    int64_t last_rx_ms; /* last time any byte arrived */
-    bool ping_out;      /* we pinged since last_rx_ms */
-    bool got_first;     /* the first message decided the peer's kind */
-    const char *end;    /* why the loop ended, for the log */
+    /* Last time a whole message arrived. Bytes alone do not count: a peer
+     * trickling a message that never ends is as silent as one sending nothing. */
+    int64_t last_rx_ms;
+    bool ping_out;   /* we pinged since last_rx_ms */
+    bool got_first;  /* the first message decided the peer's kind */
+    const char *end; /* why the loop ended, for the log */
     char end_buf[96];
 };
 
@@ -498,7 +500,11 @@ static bool on_bytes(struct conn *c, const char *buf, size_t len)
             c->end = "bad framing";
             return false;
         }
-        if (r == FRAME_READY && !on_frame(c, frame, flen))
+        if (r != FRAME_READY)
+            continue;
+        c->last_rx_ms = node_mono_ms();
+        c->ping_out = false;
+        if (!on_frame(c, frame, flen))
             return false;
     }
     return true;
@@ -592,8 +598,6 @@ static void conn_read_loop(struct conn *c, char *buf)
             c->end = c->end_buf;
             return;
         }
-        c->last_rx_ms = node_mono_ms();
-        c->ping_out = false;
         if (!on_bytes(c, buf, (size_t)n))
             return;
     }

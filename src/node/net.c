@@ -325,6 +325,7 @@ static int send_hello(struct node *n, struct peer *p)
 
 /* ----------------------------------------------------------- connections */
 
+/* One connection's reading side: on the reader thread's stack, owned by it. */
 struct conn {
     struct node *n;
     struct peer *p;

@@ -26,16 +26,16 @@ extern "C" {
 #endif
 
 typedef struct pc_block {
-    uint32_t version;       /* PC_BLOCK_VERSION */
-    uint64_t height;        /* genesis is 1 */
-    int64_t timestamp;      /* Unix seconds, 0..PC_MAX_SAFE_INTEGER */
-    pc_hash previous_hash;  /* all zero for genesis */
+    uint32_t version;      /* PC_BLOCK_VERSION */
+    uint64_t height;       /* genesis is 1 */
+    int64_t timestamp;     /* Unix seconds, 0..PC_MAX_SAFE_INTEGER */
+    pc_hash previous_hash; /* all zero for genesis */
     pc_hash merkle_root;
-    uint64_t nonce;         /* 0..PC_MAX_SAFE_INTEGER */
-    uint32_t difficulty;    /* 0..PC_MAX_DIFFICULTY */
+    uint64_t nonce;      /* 0..PC_MAX_SAFE_INTEGER */
+    uint32_t difficulty; /* 0..PC_MAX_DIFFICULTY */
     size_t n_data;
-    char **data;            /* n_data NUL-terminated UTF-8 strings, owned */
-    size_t *data_len;       /* byte length of each string, owned */
+    char **data;      /* n_data NUL-terminated UTF-8 strings, owned */
+    size_t *data_len; /* byte length of each string, owned */
     pc_hash hash;
 } pc_block;
 

@@ -65,11 +65,11 @@ pc_chain *pc_chain_new(const pc_network *net);
 void pc_chain_free(pc_chain *c);
 
 const pc_network *pc_chain_network(const pc_chain *c);
-uint64_t pc_chain_height(const pc_chain *c);             /* tip height (>= 1) */
+uint64_t pc_chain_height(const pc_chain *c); /* tip height (>= 1) */
 const pc_block *pc_chain_tip(const pc_chain *c);
-const pc_block *pc_chain_at(const pc_chain *c, uint64_t height); /* NULL if out of range */
-const pc_block *pc_chain_find(const pc_chain *c, const pc_hash *h); /* NULL if not in chain */
-void pc_chain_work(const pc_chain *c, pc_work *out);     /* cumulative work at tip */
+const pc_block *pc_chain_at(const pc_chain *c, uint64_t height);        /* NULL if out of range */
+const pc_block *pc_chain_find(const pc_chain *c, const pc_hash *h);     /* NULL if not in chain */
+void pc_chain_work(const pc_chain *c, pc_work *out);                    /* cumulative work at tip */
 int pc_chain_work_at(const pc_chain *c, uint64_t height, pc_work *out); /* 0 or PC_E_NOT_FOUND */
 
 /* Median time past of the (up to) 11 blocks ending at height. */
@@ -105,8 +105,8 @@ pc_branch *pc_branch_new(const pc_chain *c, uint64_t fork_height);
 void pc_branch_free(pc_branch *br);
 
 uint64_t pc_branch_fork_height(const pc_branch *br);
-size_t pc_branch_length(const pc_branch *br);           /* blocks after the fork point */
-const pc_block *pc_branch_tip(const pc_branch *br);     /* NULL if empty */
+size_t pc_branch_length(const pc_branch *br);       /* blocks after the fork point */
+const pc_block *pc_branch_tip(const pc_branch *br); /* NULL if empty */
 /* Cumulative work of the branch tip (work of chain up to fork + branch blocks). */
 void pc_branch_work(const pc_branch *br, pc_work *out);
 

@@ -46,27 +46,27 @@ struct node;
 
 #define PC_MAX_CONFIG_PEERS 64
 
-struct node_config {                /* immutable after start */
+struct node_config { /* immutable after start */
     const pc_network *net;
-    char bind_addr[64];             /* "" = all addresses (IPv6 any + IPv4) */
-    int p2p_port;                   /* 0 = ephemeral (printed in the log) */
+    char bind_addr[64];               /* "" = all addresses (IPv6 any + IPv4) */
+    int p2p_port;                     /* 0 = ephemeral (printed in the log) */
     char *peers[PC_MAX_CONFIG_PEERS]; /* "host:port" / "[v6]:port"; owned */
     size_t n_peers;
-    int max_inbound;                /* default 128 */
-    int max_outbound;               /* default 16 (connector threads, incl. discovered) */
-    size_t max_frame_bytes;         /* default PC_DEFAULT_MAX_FRAME_BYTES */
-    size_t queue_share_bytes;       /* one peer's share of the shared queue, default 8 MiB */
-    size_t queue_share_msgs;        /* ... in messages, default 1024 */
-    size_t send_queue_bytes;        /* per-peer send queue cap, default 16 MiB */
-    int handshake_timeout_ms;       /* first message must arrive within, default 10000 */
-    int idle_timeout_ms;            /* no message for this long -> disconnect, default 120000 */
-    int ban_seconds;                /* default 3600 */
-    bool mine;                      /* --mine */
-    int mine_interval_ms;           /* pause between mined blocks, default 1000 (0 = none) */
-    uint64_t mine_blocks;           /* --mine-blocks: stop mining after this many (0 = no limit) */
-    int log_level;                  /* LOG_ERROR..LOG_DEBUG */
-    size_t thread_stack_bytes;      /* connection threads, default 256 KiB */
-    char *port_file;                /* if set, write the bound P2P port here once listening */
+    int max_inbound;           /* default 128 */
+    int max_outbound;          /* default 16 (connector threads, incl. discovered) */
+    size_t max_frame_bytes;    /* default PC_DEFAULT_MAX_FRAME_BYTES */
+    size_t queue_share_bytes;  /* one peer's share of the shared queue, default 8 MiB */
+    size_t queue_share_msgs;   /* ... in messages, default 1024 */
+    size_t send_queue_bytes;   /* per-peer send queue cap, default 16 MiB */
+    int handshake_timeout_ms;  /* first message must arrive within, default 10000 */
+    int idle_timeout_ms;       /* no message for this long -> disconnect, default 120000 */
+    int ban_seconds;           /* default 3600 */
+    bool mine;                 /* --mine */
+    int mine_interval_ms;      /* pause between mined blocks, default 1000 (0 = none) */
+    uint64_t mine_blocks;      /* --mine-blocks: stop mining after this many (0 = no limit) */
+    int log_level;             /* LOG_ERROR..LOG_DEBUG */
+    size_t thread_stack_bytes; /* connection threads, default 256 KiB */
+    char *port_file;           /* if set, write the bound P2P port here once listening */
 };
 
 /* --------------------------------------------------------------------- log */
@@ -95,22 +95,22 @@ enum msg_kind {
  * signals under mu. */
 struct mine_request {
     pthread_mutex_t mu;
-    pthread_cond_t done_cv;  /* signalled under mu when done is set */
-    bool done;               /* guarded by mu */
-    int result;              /* guarded by mu: 0 accepted, else PC_E_* */
-    json_t *block_json;      /* guarded by mu: new reference on success */
-    struct pc_err err;       /* guarded by mu */
+    pthread_cond_t done_cv; /* signalled under mu when done is set */
+    bool done;              /* guarded by mu */
+    int result;             /* guarded by mu: 0 accepted, else PC_E_* */
+    json_t *block_json;     /* guarded by mu: new reference on success */
+    struct pc_err err;      /* guarded by mu */
 };
 
 struct msg {
-    struct msg *next;        /* guarded by queue.mu while queued */
+    struct msg *next; /* guarded by queue.mu while queued */
     enum msg_kind kind;
-    struct peer *peer;       /* counted reference or NULL; msg_free releases it */
-    json_t *body;            /* owned reference or NULL */
-    const char *type;        /* borrowed from body ("type"), NULL if no body */
-    size_t wire_bytes;       /* charged to the peer's queue share */
-    pc_block *block;         /* MSG_LOCAL_BLOCK: owned */
-    struct mine_request *req;/* MSG_LOCAL_BLOCK: optional waiter, not owned */
+    struct peer *peer;        /* counted reference or NULL; msg_free releases it */
+    json_t *body;             /* owned reference or NULL */
+    const char *type;         /* borrowed from body ("type"), NULL if no body */
+    size_t wire_bytes;        /* charged to the peer's queue share */
+    pc_block *block;          /* MSG_LOCAL_BLOCK: owned */
+    struct mine_request *req; /* MSG_LOCAL_BLOCK: optional waiter, not owned */
 };
 
 struct msg *msg_new(enum msg_kind kind, struct peer *p, json_t *body_stolen, size_t wire_bytes);
@@ -123,22 +123,22 @@ void msg_free(struct msg *m);
  * a reader over its share blocks in queue_push (so TCP pushes back). */
 struct msg_queue {
     pthread_mutex_t mu;
-    pthread_cond_t nonempty;  /* signalled under mu on push and on close */
-    pthread_cond_t space;     /* broadcast under mu on pop and on close */
-    struct msg *head, *tail;  /* guarded by mu */
-    size_t len;               /* guarded by mu */
-    size_t bytes;             /* guarded by mu */
-    size_t high_water;        /* guarded by mu: deepest len seen */
-    bool closing;             /* guarded by mu; set once at shutdown */
+    pthread_cond_t nonempty;        /* signalled under mu on push and on close */
+    pthread_cond_t space;           /* broadcast under mu on pop and on close */
+    struct msg *head, *tail;        /* guarded by mu */
+    size_t len;                     /* guarded by mu */
+    size_t bytes;                   /* guarded by mu */
+    size_t high_water;              /* guarded by mu: deepest len seen */
+    bool closing;                   /* guarded by mu; set once at shutdown */
     size_t share_bytes, share_msgs; /* immutable after init */
 };
 
 int queue_init(struct msg_queue *q, size_t share_bytes, size_t share_msgs);
-void queue_destroy(struct msg_queue *q);  /* frees anything left */
+void queue_destroy(struct msg_queue *q); /* frees anything left */
 /* Takes ownership of m on success. Blocks while m->peer is over its share,
  * unless the peer or queue is closing. MSG_DISCONNECTED and peerless messages
- * are never blocked by shares and are accepted even for a closing peer. Returns 0, or PC_E_SHUTDOWN (queue
- * closing) / PC_E_LIMIT (peer closing): then the caller still owns m. */
+ * are never blocked by shares and are accepted even for a closing peer. Returns 0, or PC_E_SHUTDOWN
+ * (queue closing) / PC_E_LIMIT (peer closing): then the caller still owns m. */
 int queue_push(struct msg_queue *q, struct msg *m);
 /* Next message or NULL after timeout_ms (<0: wait forever) or once closed
  * and empty. Caller owns the message. */
@@ -155,9 +155,9 @@ size_t queue_depth(struct msg_queue *q);
  * worker_state, which is owned by the chain worker thread alone.
  */
 uint64_t peer_id(const struct peer *p);
-const char *peer_addr(const struct peer *p);   /* "ip:port" of the remote, immutable */
+const char *peer_addr(const struct peer *p); /* "ip:port" of the remote, immutable */
 bool peer_is_inbound(const struct peer *p);
-bool peer_is_seed(const struct peer *p);       /* speaks only latestBlock/allBlock */
+bool peer_is_seed(const struct peer *p); /* speaks only latestBlock/allBlock */
 bool peer_is_closing(struct peer *p);
 void peer_ref(struct peer *p);
 void peer_unref(struct peer *p);
@@ -210,38 +210,38 @@ struct tip_snapshot {
     uint64_t generation;          /* bumps on every change */
 };
 
-void node_publish_tip(struct node *n, const pc_chain *c);  /* worker only */
+void node_publish_tip(struct node *n, const pc_chain *c); /* worker only */
 void node_read_tip(struct node *n, struct tip_snapshot *out);
 
 /* --------------------------------------------------------------- the node */
 
 struct node {
-    struct node_config cfg;      /* immutable after start */
-    uint64_t nonce;              /* random, immutable: detects self-connections */
+    struct node_config cfg; /* immutable after start */
+    uint64_t nonce;         /* random, immutable: detects self-connections */
     struct msg_queue queue;
 
     pthread_mutex_t tip_mu;
-    struct tip_snapshot tip;     /* guarded by tip_mu */
-    atomic_bool tip_changed;     /* set by worker on tip change; the miner clears it.
-                                    Atomic: it is only a cancel hint for pc_mine. */
+    struct tip_snapshot tip; /* guarded by tip_mu */
+    atomic_bool tip_changed; /* set by worker on tip change; the miner clears it.
+                                Atomic: it is only a cancel hint for pc_mine. */
 
-    atomic_bool stopping;        /* set once by main on SIGINT/SIGTERM; read anywhere */
+    atomic_bool stopping; /* set once by main on SIGINT/SIGTERM; read anywhere */
 
-    struct net *net;             /* net.c's private state (peers registry, bans, threads) */
-    struct worker *worker;       /* worker.c's private state */
-    struct miner *miner;         /* mining.c's private state, NULL unless --mine */
-    int p2p_port;                /* bound port, set before threads start */
+    struct net *net;       /* net.c's private state (peers registry, bans, threads) */
+    struct worker *worker; /* worker.c's private state */
+    struct miner *miner;   /* mining.c's private state, NULL unless --mine */
+    int p2p_port;          /* bound port, set before threads start */
 };
 
 /* net.c: start listening + acceptor + connectors; stop closes everything and
  * joins every thread it started. */
 int net_start(struct node *n);
-void net_reap(struct node *n);  /* join finished connection threads; main calls it periodically */
+void net_reap(struct node *n); /* join finished connection threads; main calls it periodically */
 void net_stop(struct node *n);
 
 /* worker.c: the chain worker thread. */
 int worker_start(struct node *n);
-void worker_stop(struct node *n);  /* after queue_close: drains, joins */
+void worker_stop(struct node *n); /* after queue_close: drains, joins */
 
 /* mining.c: the miner thread (--mine) and one-shot mining for the API. */
 int miner_start(struct node *n);

@@ -176,6 +176,13 @@ def framing_cases(env):
                  after_hello=True)
     expect_fatal(env, "envelope with empty type", b'{"type":"","payload":{}}\n',
                  after_hello=True)
+    with pclib.Client(env.target.port, source=env.next_ip()) as c:
+        c.hello()
+        c.send("x" * 32, {})
+        c.send_raw('{"type":"latestBlock","payload":{},"extra":[1,{"a":null}]}\n')
+        h = env.h
+        h.step("a 32-char unknown type is ignored and an envelope's extra members too",
+               c.wait_for, "latestBlock", 10)
     expect_fatal(env, "envelope with a 33-char type",
                  b'{"type":"' + b"x" * 33 + b'","payload":{}}\n', after_hello=True)
 
@@ -209,13 +216,20 @@ def oversized(env):
     ok, detail = refused(env.target.port, src)
     h.check(ok, "%s: reconnect from %s refused (banned)" % (label, src), detail)
     env.healthy(label)
-    # The limit counts from `{`: a frame just under it is fine.
+    # The limit counts from `{` to `}`: exactly MAX_FRAME bytes is fine,
+    # one more is not.
+    def frame_of(n):
+        head, tail = '{"type":"x-unknown","payload":"', '"}'
+        f = head + "b" * (n - len(head) - len(tail)) + tail
+        assert len(f) == n
+        return f
     with pclib.Client(env.target.port, source=env.next_ip()) as c2:
         c2.hello()
-        pad = MAX_FRAME - 200
-        c2.send_raw('{"type":"x-unknown","payload":"%s"}\n' % ("b" * pad))
-        got = h.step("a %d-byte frame (under the limit) is accepted" % (pad + 40),
-                     c2.latest_block, 10)
+        c2.send_raw(frame_of(MAX_FRAME) + "\n")
+        h.step("a frame of exactly --max-frame-bytes (%d) is accepted" % MAX_FRAME,
+               c2.latest_block, 10)
+    expect_fatal(env, "a frame of --max-frame-bytes + 1", (frame_of(MAX_FRAME + 1) +
+                                                           "\n").encode(), after_hello=True)
 
 
 def nesting(env):

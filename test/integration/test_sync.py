@@ -252,12 +252,117 @@ def case_seed_peer(h):
     node.stop()
 
 
+def case_announce(h):
+    """A new tip is announced as latestBlock to every other handshaked peer
+    and seed peer, never back to the one it came from; a reorg announces
+    the new tip."""
+    node = h.node("announce")
+    chain = Chain().extend(3, tag="ann")
+    node.offer(chain.range(2, 4))
+    node.wait_tip(chain.tip)
+    c1, c2, c3 = (pclib.Client(node.port, source="127.0.0.%d" % (70 + i)) for i in range(3))
+    seed = pclib.Client(node.port, source="127.0.0.73")
+    try:
+        for c in (c1, c2, c3):
+            c.hello()
+        seed.send("latestBlock", {})
+        seed.wait_for("latestBlock", 10)
+        b = chain.append(chain.build_next(tag="announced"))
+        c1.send("latestBlock", b)
+        for name, c in (("peer 2", c2), ("peer 3", c3), ("a seed peer", seed)):
+            h.step("%s hears the new tip as latestBlock" % name, c.wait_for, "latestBlock", 15,
+                   lambda p: isinstance(p, dict) and p.get("hash") == b["hash"])
+        got = []
+        for _ in range(20):                    # 2 s of whatever c1 gets
+            m = c1.recv(0.1)
+            if m is not None:
+                got.append(m)
+        h.check(not any(m.get("type") == "latestBlock" and isinstance(m.get("payload"), dict)
+                        and m["payload"].get("hash") == b["hash"] for m in got),
+                "the peer that sent the block does not get it announced back",
+                [m.get("type") for m in got])
+        fork = chain.prefix(3).extend(3, tag="reorg")     # 1..6 beats 1..5
+        c3.send("allBlock", fork.range(2, fork.height))
+        h.step("after a reorg, peer 2 hears the new tip", c2.wait_for, "latestBlock", 15,
+               lambda p: isinstance(p, dict) and p.get("hash") == fork.tip["hash"])
+        h.step("and so does the seed peer", seed.wait_for, "latestBlock", 15,
+               lambda p: isinstance(p, dict) and p.get("hash") == fork.tip["hash"])
+    finally:
+        for c in (c1, c2, c3, seed):
+            c.close()
+    node.stop()
+
+
+def case_peers_list(h):
+    """getPeers lists handshaked peerchain peers as address:advertised-port;
+    peers that do not listen (port 0) and seed peers are not listed."""
+    node = h.node("peerlist")
+    lis = pclib.Client(node.port, source="127.0.0.80")
+    quiet = pclib.Client(node.port, source="127.0.0.81")
+    seed = pclib.Client(node.port, source="127.0.0.82")
+    try:
+        lis.send_hello(port=12345)
+        lis.wait_for("hello", 10)
+        quiet.hello()
+        seed.send("latestBlock", {})
+        seed.wait_for("latestBlock", 10)
+        peers = h.step("getPeers answered", pclib.get_peers, node.port)
+        if peers is not None:
+            h.check("127.0.0.80:12345" in peers, "a listening peer is listed with its hello port",
+                    peers)
+            h.check(not any(p.endswith(":0") for p in peers), "no peer is listed with port 0",
+                    peers)
+            h.check(not any(p.startswith("127.0.0.82:") or p.startswith("127.0.0.81:")
+                            for p in peers), "non-listening and seed peers are not listed", peers)
+            h.check(len(peers) <= 100, "at most 100 addresses", len(peers))
+    finally:
+        for c in (lis, quiet, seed):
+            c.close()
+    node.stop()
+
+
+def case_stall(h):
+    """A peer that claims far more work and then never answers getBlocks
+    must not stop the node from syncing from an honest peer meanwhile."""
+    node = h.node("stalled")
+    honest = h.node("stall-honest")
+    chain = Chain().extend(9, tag="real")
+    honest.offer(chain.range(2, 10))
+    honest.wait_tip(chain.tip)
+    liar = pclib.Client(node.port, source="127.0.0.90")
+    try:
+        liar.send_hello(height=100000, work=format(16 * 100000, "x"))
+        got = h.step("the node asks the liar getBlocks", liar.wait_for, "getBlocks", 10)
+        pclib.introduce(node.port, [honest.addr])
+        stop_at = time.monotonic() + 40
+
+        def synced():
+            # keep the liar alive: answer pings, never getBlocks
+            for _ in range(3):
+                m = liar.recv(0.05)
+                if m is not None and m.get("type") == "ping":
+                    liar.send("pong", m.get("payload"))
+            t = pclib.try_tip(node.port)
+            return t is not None and t["hash"] == chain.tip["hash"]
+        h.step("the node syncs from an honest peer while a liar stalls its sync",
+               pclib.wait_until, synced, max(1.0, stop_at - time.monotonic()),
+               what="sync from the honest peer")
+        h.info("liar still connected at the end: %s" % (not liar.closed))
+    finally:
+        liar.close()
+    node.stop()
+    honest.stop()
+
+
 def main(h):
     case_extension(h)
     case_fork(h)
     case_invalid_page(h)
     case_lighter(h)
     case_seed_peer(h)
+    case_announce(h)
+    case_peers_list(h)
+    case_stall(h)
 
 
 if __name__ == "__main__":

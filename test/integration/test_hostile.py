@@ -273,6 +273,13 @@ def handshakes(env):
                      "network": pclib.REGTEST_ID, "genesis": g, "version": 1, "height": 1,
                      "work": "10", "port": 0, "nonce": "not-hex-at-all!!",
                      "agent": "x"}}).encode() + b"\n", codes={"protocol", "banned"})
+    for label, work in (("leading zero", "010"), ("uppercase", "A"), ("empty", ""),
+                        ("81 characters", "1" + "0" * 80), ("0x prefix", "0x10")):
+        expect_fatal(env, "malformed hello (work %s)" % label,
+                     json.dumps({"type": "hello", "payload": {
+                         "network": pclib.REGTEST_ID, "genesis": g, "version": 1, "height": 1,
+                         "work": work, "port": 0, "nonce": "0123456789abcdef",
+                         "agent": "x"}}).encode() + b"\n", codes={"protocol", "banned"})
     expect_fatal(env, "first message neither hello nor a seed message",
                  b'{"type":"getPeers","payload":{}}\n', codes={"protocol", "banned"},
                  banned=None)
@@ -397,6 +404,27 @@ def scored(env):
         h.check(closed, "a third hello (100) disconnects", [m.get("type") for m in seen])
     ok, detail = refused(env.target.port, src)
     h.check(ok, "and bans the address", detail)
+    # An allBlock offer of blocks the node already has: less-work, which is
+    # not misbehaviour (Part 1, "Competing chains").
+    src = env.next_ip()
+    with pclib.Client(env.target.port, source=src) as c:
+        c.hello()
+        c.send("allBlock", env.chain.range(2, env.chain.height))
+        h.step("offering blocks the node already has is not an offence", c.latest_block, 10)
+    # Another genesis at the head of an allBlock offer: bad-genesis; the tip
+    # must not move (whether it bans is not spelled out).
+    other = [pclib.make_block(1, pclib.REGTEST_GENESIS_TS, pclib.ZERO_HASH, ["other genesis"], 4)]
+    oc = Chain(other)
+    oc.blocks[0] = other[0]
+    for _ in range(env.chain.height + 2):
+        oc.append(oc.build_next(tag="other"))
+    with pclib.Client(env.target.port, source=env.next_ip()) as c:
+        c.hello()
+        c.send("allBlock", oc.blocks)
+        closed, seen = c.wait_closed(3)
+        h.info("another genesis offered: closed=%s, saw %s" % (
+            closed, [m.get("payload") if m.get("type") == "error" else m.get("type")
+                     for m in seen]))
     env.healthy("scored offences")
 
 

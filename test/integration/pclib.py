@@ -107,14 +107,24 @@ def meets_difficulty(hex_hash, difficulty):
     return leading_zero_bits(hex_hash) >= difficulty
 
 
-def mine(b, start_nonce=0, max_attempts=5_000_000, want_valid=True):
+def mine(b, start_nonce=0, max_attempts=50_000_000, want_valid=True):
     """Sets b's nonce and hash so that the hash meets (want_valid) or fails
-    (not want_valid) b's difficulty. Bounded by max_attempts."""
+    (not want_valid) b's difficulty. Bounded by max_attempts. The preimage
+    ends with the nonce, so the SHA-256 state of everything before it is
+    computed once and copied per attempt (as Part 1 "Mining" describes)."""
+    d = b["difficulty"]
+    b["nonce"] = 0
+    head = preimage(b)[:-1].encode("ascii")        # all but the nonce "0"
+    base = hashlib.sha256(head)
+    top = 256 - d                                  # digest < 2^top meets d
     for nonce in range(start_nonce, start_nonce + max_attempts):
-        b["nonce"] = nonce
-        h = block_hash(b)
-        if meets_difficulty(h, b["difficulty"]) == want_valid:
-            b["hash"] = h
+        h = base.copy()
+        h.update(str(nonce).encode("ascii"))
+        dig = h.digest()
+        if (int.from_bytes(dig, "big") >> top == 0) == want_valid:
+            b["nonce"] = nonce
+            b["hash"] = dig.hex()
+            assert b["hash"] == block_hash(b)
             return b
     raise TestFailure("mine: no nonce within %d attempts" % max_attempts)
 
@@ -206,42 +216,69 @@ def locator_heights(tip_height, max_hashes=64):
     return out
 
 
-_GENESIS = None
+NETWORKS = {
+    # Part 1 "Networks": id, genesis/minimum difficulty, retarget interval N,
+    # target spacing T, genesis timestamp and data.
+    "regtest": {"id": REGTEST_ID, "difficulty": 4, "min_difficulty": 4, "N": 0, "T": 1,
+                "ts": 1767225600, "data": ["peerchain genesis: regtest"]},
+    "main": {"id": "peerchain-main-1", "difficulty": 16, "min_difficulty": 16, "N": 10,
+             "T": 60, "ts": 1767225600, "data": ["peerchain genesis: main 2026-01-01"]},
+}
+_GENESIS = {}
+
+
+def genesis(network="regtest"):
+    """A network's genesis computed here from its parameters: the first
+    nonce from 0 that meets the genesis difficulty (Part 1). Checked against
+    protocol.md's vector by self_test and against the node by the tests."""
+    if network not in _GENESIS:
+        p = NETWORKS[network]
+        _GENESIS[network] = make_block(1, p["ts"], ZERO_HASH, p["data"], p["difficulty"])
+    g = _GENESIS[network]
+    return dict(g, data=list(g["data"]))
 
 
 def regtest_genesis():
-    """The regtest genesis block computed here from the network's parameters:
-    the first nonce from 0 that meets difficulty 4. Cross-checked against
-    protocol.md when it has the vector (see self_test) and against the node
-    (fetch_genesis in the tests)."""
-    global _GENESIS
-    if _GENESIS is None:
-        _GENESIS = make_block(1, REGTEST_GENESIS_TS, ZERO_HASH, REGTEST_GENESIS_DATA,
-                              REGTEST_DIFFICULTY)
-        vec = _vectors_from_protocol_md()
-        if vec is not None and vec["hash"] != _GENESIS["hash"]:
-            # The spec's nonce wins if it names a different valid one.
-            g = dict(_GENESIS)
-            g["nonce"] = vec["nonce"]
-            g["hash"] = block_hash(g)
-            if g["hash"] == vec["hash"] and meets_difficulty(g["hash"], g["difficulty"]):
-                _GENESIS = g
-    return dict(_GENESIS, data=list(_GENESIS["data"]))
+    return genesis("regtest")
+
+
+def retarget(network, parent_height, parent_difficulty, parent_ts, window_start_ts):
+    """Part 1 "Difficulty retarget": the expected difficulty of the block
+    after a parent at parent_height."""
+    p = NETWORKS[network]
+    n = p["N"]
+    if n == 0 or parent_height < n + 1 or (parent_height - 1) % n != 0:
+        return parent_difficulty
+    actual = parent_ts - window_start_ts
+    expected = n * p["T"]
+    if 2 * actual < expected:
+        return min(parent_difficulty + 1, 255)
+    if actual > 2 * expected:
+        return max(parent_difficulty - 1, p["min_difficulty"])
+    return parent_difficulty
 
 
 class Chain:
-    """A regtest chain built in Python: a list of block dicts from genesis.
-    Difficulty is fixed (regtest has no retarget)."""
+    """A chain built in Python: a list of block dicts from genesis, on
+    regtest (fixed difficulty 4) unless network says otherwise."""
 
-    def __init__(self, blocks=None):
-        self.blocks = [dict(b) for b in blocks] if blocks else [regtest_genesis()]
+    def __init__(self, blocks=None, network="regtest"):
+        self.network = network
+        self.blocks = [dict(b) for b in blocks] if blocks else [genesis(network)]
 
     def copy(self):
-        return Chain(self.blocks)
+        return Chain(self.blocks, self.network)
 
     def prefix(self, height):
         """A new Chain holding blocks 1..height."""
-        return Chain(self.blocks[:height])
+        return Chain(self.blocks[:height], self.network)
+
+    def next_difficulty(self, parent_height=None):
+        ph = self.height if parent_height is None else parent_height
+        p = self.at(ph)
+        n = NETWORKS[self.network]["N"]
+        start = self.at(ph - n)["timestamp"] if n and ph - n >= 1 else p["timestamp"]
+        return retarget(self.network, ph, p["difficulty"], p["timestamp"], start)
 
     @property
     def tip(self):
@@ -286,7 +323,7 @@ class Chain:
         return make_block(self.height + 1,
                           self.next_timestamp() if timestamp is None else timestamp,
                           self.tip["hash"], data,
-                          self.tip["difficulty"] if difficulty is None else difficulty)
+                          self.next_difficulty() if difficulty is None else difficulty)
 
     def append(self, b):
         if b["previousHash"] != self.tip["hash"] or b["height"] != self.height + 1:
@@ -303,8 +340,7 @@ class Chain:
         """Full validation of the whole chain per the rules known here.
         Returns None or 'height H: reason'."""
         now = int(time.time()) if now is None else now
-        g = regtest_genesis()
-        if self.blocks[0] != g:
+        if self.blocks[0] != genesis(self.network):
             return "genesis differs"
         for i in range(1, len(self.blocks)):
             b, p = self.blocks[i], self.blocks[i - 1]
@@ -315,9 +351,9 @@ class Chain:
                 return "height %d: height" % b["height"]
             if b["previousHash"] != p["hash"]:
                 return "height %d: previousHash" % b["height"]
-            if b["difficulty"] != p["difficulty"]:
+            if b["difficulty"] != self.next_difficulty(p["height"]):
                 return "height %d: difficulty" % b["height"]
-            if b["timestamp"] <= Chain(self.blocks[:i]).mtp():
+            if b["timestamp"] <= Chain(self.blocks[:i], self.network).mtp():
                 return "height %d: time-old" % b["height"]
             if b["timestamp"] > now + MAX_FUTURE_SECONDS:
                 return "height %d: time-future" % b["height"]
@@ -344,7 +380,7 @@ class Chain:
             b["version"] = BLOCK_VERSION + 1
             mine(b)
         elif kind == "wrong-difficulty":
-            b["difficulty"] = self.tip["difficulty"] + 1
+            b["difficulty"] = self.next_difficulty() + 1
             mine(b)
         elif kind == "time-old":
             b["timestamp"] = self.mtp()
@@ -376,6 +412,10 @@ def self_test():
     else:
         out.append((g == vec["block"], "genesis equals protocol.md's vector (nonce %s hash %s)"
                     % (vec["nonce"], vec["hash"])))
+    for kind, inp, expected in protocol_vectors():
+        if kind == "genesis" and inp in NETWORKS:
+            out.append((genesis(inp) == json.loads(expected),
+                        "pclib's %s genesis equals protocol.md's vector" % inp))
     n_vec = 0
     for kind, inp, expected in protocol_vectors():
         if kind == "merkle":
@@ -495,8 +535,9 @@ class Client:
     """One TCP connection to a node, optionally from a chosen 127.0.0.x source
     address (bans are per IP). Messages are read through FrameReader."""
 
-    def __init__(self, port, host="127.0.0.1", source=None, timeout=10.0):
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=10.0, network="regtest"):
         _check_loopback(host)
+        self.network = network
         if source is not None:
             _check_loopback(source)
         self.port = port
@@ -535,12 +576,17 @@ class Client:
         msg = {"type": mtype, "payload": {} if payload is None else payload}
         self.send_raw(json.dumps(msg, separators=(",", ":")) + ("\n" if newline else ""))
 
-    def send_hello(self, height=1, work=None, genesis=None, network=REGTEST_ID, version=1,
+    def send_hello(self, height=1, work=None, genesis=None, network=None, version=1,
                    port=0, nonce=None, agent="pclib/1"):
+        """Our hello; by default a node of the client's network holding
+        only genesis (so the node never syncs from us)."""
+        net = NETWORKS[self.network]
+        if network is None:
+            network = net["id"]
         if genesis is None:
-            genesis = regtest_genesis()["hash"]
+            genesis = globals()["genesis"](self.network)["hash"]
         if work is None:
-            work = format(2**REGTEST_DIFFICULTY * height, "x")
+            work = format(2**net["difficulty"] * height, "x")
         self.send("hello", {"network": network, "genesis": genesis, "version": version,
                             "height": height, "work": work, "port": port,
                             "nonce": self.nonce if nonce is None else nonce, "agent": agent})
@@ -634,24 +680,24 @@ class Client:
         return self.wait_for("allBlock", timeout, pred=lambda p: isinstance(p, list))
 
 
-def tip_of(port, timeout=10.0):
+def tip_of(port, timeout=10.0, network="regtest"):
     """The node's tip block, read by a fresh hello'd client at 127.0.0.1."""
-    with Client(port, timeout=timeout) as c:
+    with Client(port, timeout=timeout, network=network) as c:
         c.hello()
         return c.latest_block(timeout)
 
 
-def try_tip(port, timeout=5.0):
+def try_tip(port, timeout=5.0, network="regtest"):
     try:
-        return tip_of(port, timeout)
+        return tip_of(port, timeout, network)
     except (OSError, TestFailure, ValueError):
         return None
 
 
-def whole_chain(port, timeout=20.0):
+def whole_chain(port, timeout=20.0, network="regtest"):
     """All blocks of the node's chain via allBlock pages."""
     out = []
-    with Client(port, timeout=timeout) as c:
+    with Client(port, timeout=timeout, network=network) as c:
         c.hello()
         for _ in range(10000):
             page = c.all_blocks({"from": len(out) + 1, "limit": 2000}, timeout)
@@ -661,14 +707,14 @@ def whole_chain(port, timeout=20.0):
         return out
 
 
-def offer_blocks(port, blocks, source=None, seed_mode=False, barrier=True):
+def offer_blocks(port, blocks, source=None, seed_mode=False, barrier=True, network="regtest"):
     """Offers blocks to a node as one allBlock array over a new client
     connection (a hello'd peer unless seed_mode). With barrier, then asks
     latestBlock and waits for the answer: a node handles one peer's messages
     in order, so the answer comes after the offer was processed (and reading
     it means we never close with unread data, which would send an RST).
     Returns the answered tip or None (closed, e.g. an invalid offer)."""
-    with Client(port, source=source) as c:
+    with Client(port, source=source, network=network) as c:
         if not seed_mode:
             c.hello()
         c.send("allBlock", blocks)
@@ -680,9 +726,9 @@ def offer_blocks(port, blocks, source=None, seed_mode=False, barrier=True):
             return None
 
 
-def get_peers(port, timeout=10.0):
+def get_peers(port, timeout=10.0, network="regtest"):
     """The node's `peers` answer to getPeers (a list of "host:port")."""
-    with Client(port, timeout=timeout) as c:
+    with Client(port, timeout=timeout, network=network) as c:
         c.hello()
         c.send("getPeers", {})
         p = c.wait_for("peers", timeout)
@@ -691,12 +737,12 @@ def get_peers(port, timeout=10.0):
     return p["peers"]
 
 
-def introduce(port, addrs, wait_get_peers=5.0):
+def introduce(port, addrs, wait_get_peers=5.0, network="regtest"):
     """Tells the node at port about addrs with a `peers` message, as peer
     exchange does, so that it dials them. Waits (bounded) for the node's own
     getPeers first, then sends `peers` regardless. Returns whether the node
     asked getPeers."""
-    with Client(port) as c:
+    with Client(port, network=network) as c:
         c.hello()
         try:
             c.wait_for("getPeers", wait_get_peers)
@@ -730,10 +776,10 @@ def wait_until(pred, timeout, interval=0.25, what="condition"):
         timeout, what, (" (last error: %s)" % err) if err else ""))
 
 
-def wait_tip(port, height=None, hash_=None, timeout=30.0, what=None):
+def wait_tip(port, height=None, hash_=None, timeout=30.0, what=None, network="regtest"):
     """Waits until the node's tip has the given hash (or height)."""
     def ok():
-        t = try_tip(port)
+        t = try_tip(port, network=network)
         if t is None:
             return None
         if hash_ is not None and t.get("hash") != hash_:
@@ -1004,15 +1050,17 @@ class Node:
     # ---- wire shortcuts ----
 
     def tip(self, timeout=10.0):
-        return tip_of(self.port, timeout)
+        return tip_of(self.port, timeout, self.network)
 
     def offer(self, blocks, **kw):
+        kw.setdefault("network", self.network)
         return offer_blocks(self.port, blocks, **kw)
 
     def wait_tip(self, block, timeout=30.0):
         return wait_tip(self.port, height=block["height"], hash_=block["hash"], timeout=timeout,
                         what="%s to reach height %d %s" % (self.name, block["height"],
-                                                           block["hash"][:16]))
+                                                           block["hash"][:16]),
+                        network=self.network)
 
 
 # ---------------------------------------------------------------- harness
@@ -1108,9 +1156,9 @@ class Harness:
         sys.exit(self.finish())
 
 
-def fetch_genesis(port):
+def fetch_genesis(port, network="regtest"):
     """The node's genesis block via allBlock {"from":1,"limit":1}."""
-    with Client(port) as c:
+    with Client(port, network=network) as c:
         c.hello()
         page = c.all_blocks({"from": 1, "limit": 1})
     if not page:

@@ -119,14 +119,82 @@ def case_preset_port(h):
     b.stop()
 
 
+def main_chains():
+    """Two main-network chains (difficulty 16, retarget every 10 blocks):
+    `heavy` mines blocks 2..11 one second apart, so the retarget after block
+    11 raises blocks 12 and 13 to difficulty 17; `light` mines a minute apart
+    and stays at 16. heavy (13 blocks) = 15 * 2^16 of work; light at 14
+    blocks has 14 * 2^16, at 15 as much as heavy, at 16 more."""
+    heavy = Chain(network="main")
+    for _ in range(12):
+        heavy.append(heavy.build_next(timestamp=heavy.tip["timestamp"] + 1, tag="heavy"))
+    light = Chain(network="main")
+    for _ in range(15):                       # heights 2..16
+        light.append(light.build_next(timestamp=light.tip["timestamp"] + 60, tag="light"))
+    return heavy, light
+
+
+def case_work_not_length(h):
+    heavy, light = main_chains()
+    h.check([b["difficulty"] for b in heavy.blocks[-3:]] == [16, 17, 17],
+            "setup: the retarget raises main blocks 12 and 13 to difficulty 17",
+            [b["difficulty"] for b in heavy.blocks])
+    h.check(heavy.validate() is None and light.validate() is None,
+            "setup: both main chains are valid by pclib's rules",
+            (heavy.validate(), light.validate()))
+    l14, l15 = light.prefix(14), light.prefix(15)
+    h.check(heavy.height < l14.height and heavy.work() > l14.work(),
+            "setup: heavy is shorter (13 < 14) with more work (%x > %x)" % (
+                heavy.work(), l14.work()))
+    h.check(l15.work() == heavy.work(), "setup: light at 15 has exactly heavy's work")
+    h.check(light.height == 16 and light.work() > heavy.work(),
+            "setup: light at 16 has more work than heavy")
+
+    x = h.node("main-x", network="main")
+    g = h.step("main node serves main's genesis", pclib.fetch_genesis, x.port, "main")
+    h.check(g == pclib.genesis("main"), "main genesis equals pclib's (and protocol.md's)", g)
+    x.offer(l14.range(2, 14))
+    h.step("main-x takes the longer, lighter chain first (14 blocks)", x.wait_tip, l14.tip)
+    t = x.offer(heavy.range(2, 13))
+    h.check(t is not None and t["hash"] == heavy.tip["hash"],
+            "main-x switches to the shorter chain with more work (13 blocks)",
+            t and t.get("height"))
+
+    y = h.node("main-y", network="main")
+    y.offer(heavy.range(2, 13))
+    h.step("main-y takes the heavy chain (13 blocks)", y.wait_tip, heavy.tip)
+    t = y.offer(l14.range(2, 14))
+    h.check(t is not None and t["hash"] == heavy.tip["hash"],
+            "main-y keeps it when offered a longer chain with less work", t and t.get("height"))
+    t = y.offer(l15.range(2, 15))
+    h.check(t is not None and t["hash"] == heavy.tip["hash"],
+            "main-y keeps it when offered a longer chain with equal work", t and t.get("height"))
+
+    # Node to node: z holds the light 14 and meets y (heavy): z moves, y not.
+    z = h.node("main-z", network="main")
+    z.offer(l14.range(2, 14))
+    h.step("main-z holds the light chain", z.wait_tip, l14.tip)
+    pclib.introduce(z.port, [y.addr], network="main")
+    h.step("main-z, meeting main-y, moves to the shorter heavier chain", z.wait_tip,
+           heavy.tip, 30)
+    ty = pclib.try_tip(y.port, network="main")
+    h.check(ty is not None and ty["hash"] == heavy.tip["hash"], "main-y stays on it",
+            ty and ty.get("height"))
+    t = y.offer(light.range(2, 16))
+    h.check(t is not None and t["hash"] == light.tip["hash"],
+            "main-y switches once the light chain has strictly more work (16 blocks)",
+            t and t.get("height"))
+    h.step("and main-z follows", z.wait_tip, light.tip, 30)
+    for n in (x, y, z):
+        n.stop()
+
+
 def main(h):
     case_extension(h)
     case_fork(h)
     case_equal_work(h)
     case_preset_port(h)
-    h.info("skip: 'a longer chain with less work does not win' needs blocks of different "
-           "difficulty; regtest's difficulty is fixed (no retarget), so every longer "
-           "regtest chain has more work. Fork choice by work is left to the unit tests.")
+    case_work_not_length(h)
 
 
 if __name__ == "__main__":

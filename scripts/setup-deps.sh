@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config    # toolchain
   libjansson-dev libsodium-dev        # JSON, hashing and randomness
+  liblmdb-dev                         # chain storage
   python3                             # integration tests (standard library only)
   valgrind clang-format               # leak check and format check in the test suite
 )

@@ -59,3 +59,6 @@ build_and_test build-tsan thread
 
 step "valgrind (unit tests and a running node)"
 bash scripts/valgrind-check.sh build
+
+step "the README's main job: a local cluster that mines and agrees"
+bash scripts/cluster.sh --seconds 12

@@ -83,6 +83,27 @@ def burst(h):
     node.stop()
 
 
+def ban_expiry(h):
+    """A ban lasts --ban-seconds, then the address is served again."""
+    node = h.node("banexpiry", args=["--ban-seconds", "3"])
+    src = "127.0.0.25"
+    with pclib.Client(node.port, source=src) as c:
+        c.send_raw(b"not json at all\n")
+        c.wait_closed(10)
+
+    def served():
+        try:
+            with pclib.Client(node.port, source=src, timeout=3) as c:
+                c.hello()
+                return c.latest_block(3) is not None
+        except (OSError, pclib.TestFailure, ValueError):
+            return False
+    h.check(not served(), "an address that sent garbage is refused (banned for 3 s)")
+    h.step("after --ban-seconds it is served again", pclib.wait_until, served, 20,
+           interval=0.5, what="the ban to expire")
+    node.stop()
+
+
 def handshake_timeout(h):
     node = h.node("hstimeout", args=["--handshake-timeout-ms", "1000",
                                      "--idle-timeout-ms", "3000"])
@@ -330,6 +351,7 @@ def flood(h):
 def main(h):
     max_inbound(h)
     burst(h)
+    ban_expiry(h)
     handshake_timeout(h)
     slow_senders(h)
     max_outbound(h)

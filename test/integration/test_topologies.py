@@ -132,6 +132,24 @@ def wait_all_stable(h, nodes, what, min_height, timeout=60.0, stable_s=2.0):
     return h.step(what, pclib.wait_until, stable, timeout, interval=0.5, what=what)
 
 
+def churn(h, nodes, label):
+    """A settled cluster keeps its connections: no node keeps dialling (for
+    instance dropping a duplicate link and redialling it in a loop). Counted
+    from the nodes' logs ('connected (outbound)' lines) over 5 s."""
+    def outbound_connects():
+        return sum(len([l for l in n.log().splitlines()
+                        if "connected" in l and "outbound" in l and "disconnected" not in l])
+                   for n in nodes)
+    c1 = outbound_connects()
+    time.sleep(5.0)
+    c2 = outbound_connects()
+    if c1 == 0:
+        h.info("%s: no 'connected (outbound)' log lines to count; churn not checked" % label)
+        return
+    h.check(c2 == c1, "%s: no reconnect churn once settled (outbound connects %d, 5 s later %d)"
+            % (label, c1, c2))
+
+
 def mesh(h):
     nodes = []
     for i in range(5):
@@ -152,6 +170,7 @@ def mesh(h):
     chain = Chain(blocks)
     h.check(chain.validate() is None, "mesh: the mined chain is valid by pclib's rules",
             chain.validate())
+    churn(h, nodes, "mesh")
     offer_and_spread(h, nodes, nodes[4], chain, "mesh at n5")
     offer_and_spread(h, nodes, nodes[0], chain, "mesh at n1")
     offer_and_spread(h, nodes, nodes[2], chain, "mesh at n3")

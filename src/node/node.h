@@ -40,17 +40,20 @@
 #include "peerchain/peerchain.h"
 
 struct peer;
+struct pc_store;
 struct node;
 
 /* ------------------------------------------------------------------ options */
 
 #define PC_MAX_CONFIG_PEERS 64
+#define PC_BIND_ADDR_BYTES 64
+#define PC_MAX_PATH_BYTES 1024
 
 struct node_config { /* immutable after start */
     const pc_network *net;
-    char bind_addr[64];               /* "" = all addresses (IPv6 any + IPv4) */
-    int p2p_port;                     /* 0 = ephemeral (printed in the log) */
-    char *peers[PC_MAX_CONFIG_PEERS]; /* "host:port" / "[v6]:port"; owned */
+    char bind_addr[PC_BIND_ADDR_BYTES]; /* "" = all addresses (IPv6 any + IPv4) */
+    int p2p_port;                       /* 0 = ephemeral (printed in the log) */
+    char *peers[PC_MAX_CONFIG_PEERS];   /* "host:port" / "[v6]:port"; owned */
     size_t n_peers;
     int max_inbound;           /* default 128 */
     int max_outbound;          /* default 16 (connector threads, incl. discovered) */
@@ -67,6 +70,12 @@ struct node_config { /* immutable after start */
     int log_level;             /* LOG_ERROR..LOG_DEBUG */
     size_t thread_stack_bytes; /* connection threads, default 256 KiB */
     char *port_file;           /* if set, write the bound P2P port here once listening */
+    char *datadir;             /* chain storage; never NULL after opts_parse; owned */
+    bool api;                  /* start the HTTP API (--no-api clears it) */
+    char api_bind[PC_BIND_ADDR_BYTES]; /* default "127.0.0.1" */
+    int api_port;                      /* default PC_DEFAULT_API_PORT; 0 = ephemeral */
+    char *api_token;                   /* --api-token / API_TOKEN, or NULL: a cookie file; owned */
+    char *api_port_file;               /* if set, write the bound API port here once listening */
 };
 
 /* --------------------------------------------------------------------- log */
@@ -227,10 +236,15 @@ struct node {
 
     atomic_bool stopping; /* set once by main on SIGINT/SIGTERM; read anywhere */
 
-    struct net *net;       /* net.c's private state (peers registry, bans, threads) */
-    struct worker *worker; /* worker.c's private state */
-    struct miner *miner;   /* mining.c's private state, NULL unless --mine */
-    int p2p_port;          /* bound port, set before threads start */
+    struct net *net;        /* net.c's private state (peers registry, bans, threads) */
+    struct worker *worker;  /* worker.c's private state */
+    struct miner *miner;    /* mining.c's private state, NULL unless --mine */
+    struct pc_store *store; /* LMDB chain storage, opened by main before the worker starts and
+                               closed after it stops; the worker is its only writer, any
+                               thread may read through a pc_store_reader */
+    struct api *api;        /* api.c's private state, NULL unless the API runs */
+    int64_t started_ms;     /* node_mono_ms() at start; immutable (uptime) */
+    int p2p_port;           /* bound port, set before threads start */
 };
 
 /* net.c: start listening + acceptor + connectors; stop closes everything and
@@ -242,6 +256,11 @@ void net_stop(struct node *n);
 /* worker.c: the chain worker thread. */
 int worker_start(struct node *n);
 void worker_stop(struct node *n); /* after queue_close: drains, joins */
+
+/* api.c: the HTTP API (libmicrohttpd). api_start after net_start; api_stop
+ * first at shutdown, so no request runs while the rest stops. */
+int api_start(struct node *n);
+void api_stop(struct node *n);
 
 /* mining.c: the miner thread (--mine) and one-shot mining for the API. */
 int miner_start(struct node *n);

@@ -36,6 +36,12 @@ enum {
     OPT_LOG_LEVEL,
     OPT_PORT_FILE,
     OPT_STACK,
+    OPT_DATADIR,
+    OPT_API_BIND,
+    OPT_API_PORT,
+    OPT_API_TOKEN,
+    OPT_API_PORT_FILE,
+    OPT_NO_API,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +66,12 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"thread-stack-kib", required_argument, NULL, OPT_STACK},
+    {"datadir", required_argument, NULL, OPT_DATADIR},
+    {"api-bind", required_argument, NULL, OPT_API_BIND},
+    {"api-port", required_argument, NULL, OPT_API_PORT},
+    {"api-token", required_argument, NULL, OPT_API_TOKEN},
+    {"api-port-file", required_argument, NULL, OPT_API_PORT_FILE},
+    {"no-api", no_argument, NULL, OPT_NO_API},
     {NULL, 0, NULL, 0},
 };
 
@@ -83,6 +95,7 @@ static const struct num_opt num_opts[] = {
     {OPT_MINE_INTERVAL, 0, 86400000},
     {OPT_MINE_BLOCKS, 0, PC_MAX_SAFE_INTEGER},
     {OPT_STACK, 64, 64 * KIB},
+    {OPT_API_PORT, 0, 65535},
 };
 
 static void usage(FILE *out)
@@ -119,9 +132,18 @@ static void usage(FILE *out)
             "  --log-level LEVEL          error, warn, info or debug (default info)\n"
             "  --port-file PATH           write the bound P2P port here once listening\n"
             "  --thread-stack-kib N       stack of each connection thread (default 256)\n"
+            "  --datadir DIR              where the chain is stored (default\n"
+            "                             $HOME/.peerchain/NETWORK)\n"
+            "  --api-bind ADDR            HTTP API address (default 127.0.0.1)\n"
+            "  --api-port N               HTTP API port, 0 = any free port (default %d;\n"
+            "                             environment HTTP_PORT)\n"
+            "  --api-token TOKEN          bearer token for mutating API calls (environment\n"
+            "                             API_TOKEN; default: a fresh one in DATADIR/.cookie)\n"
+            "  --api-port-file PATH       write the bound API port here once listening\n"
+            "  --no-api                   do not start the HTTP API\n"
             "  --help                     this text\n"
             "  --version                  the version\n",
-            PC_DEFAULT_P2P_PORT, PC_DEFAULT_MAX_FRAME_BYTES);
+            PC_DEFAULT_P2P_PORT, PC_DEFAULT_MAX_FRAME_BYTES, PC_DEFAULT_API_PORT);
 }
 
 static void defaults(struct node_config *cfg)
@@ -141,6 +163,9 @@ static void defaults(struct node_config *cfg)
     cfg->mine_interval_ms = 1000;
     cfg->log_level = LOG_INFO;
     cfg->thread_stack_bytes = 256 * KIB;
+    cfg->api = true;
+    cfg->api_port = PC_DEFAULT_API_PORT;
+    strcpy(cfg->api_bind, "127.0.0.1");
 }
 
 static void free_peers(struct node_config *cfg)
@@ -155,6 +180,12 @@ void opts_free(struct node_config *cfg)
     free_peers(cfg);
     free(cfg->port_file);
     cfg->port_file = NULL;
+    free(cfg->datadir);
+    cfg->datadir = NULL;
+    free(cfg->api_token);
+    cfg->api_token = NULL;
+    free(cfg->api_port_file);
+    cfg->api_port_file = NULL;
 }
 
 /* Strict decimal: digits only (no sign, space or suffix), in lo..hi. */
@@ -221,6 +252,9 @@ static void set_num(struct node_config *cfg, int id, long long v)
     case OPT_STACK:
         cfg->thread_stack_bytes = (size_t)v * KIB;
         break;
+    case OPT_API_PORT:
+        cfg->api_port = (int)v;
+        break;
     default:
         break;
     }
@@ -275,10 +309,11 @@ static bool add_peer_list(struct node_config *cfg, const char *list, FILE *err)
     return true;
 }
 
-/* An IP literal for --bind; brackets around IPv6 are dropped. */
-static bool set_bind(struct node_config *cfg, const char *s)
+/* An IP literal for --bind / --api-bind into dst (PC_BIND_ADDR_BYTES);
+ * brackets around IPv6 are dropped. */
+static bool set_bind(char *dst, const char *s)
 {
-    char buf[sizeof cfg->bind_addr];
+    char buf[PC_BIND_ADDR_BYTES];
     size_t len = strlen(s);
     if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
         s++;
@@ -291,7 +326,20 @@ static bool set_bind(struct node_config *cfg, const char *s)
     unsigned char a[16];
     if (inet_pton(AF_INET, buf, a) != 1 && inet_pton(AF_INET6, buf, a) != 1)
         return false;
-    memcpy(cfg->bind_addr, buf, len + 1);
+    memcpy(dst, buf, len + 1);
+    return true;
+}
+
+/* Replaces *dst with a copy of a non-empty string; false on empty or no memory. */
+static bool set_str(char **dst, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return false;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return false;
+    free(*dst);
+    *dst = copy;
     return true;
 }
 
@@ -304,6 +352,19 @@ static bool set_log_level(struct node_config *cfg, const char *s)
             return true;
         }
     return false;
+}
+
+/* API tokens go into an HTTP header: printable ASCII without spaces. */
+#define API_TOKEN_WANT "16 to 256 printable characters without spaces"
+static bool token_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 16 || n > 256)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return false;
+    return true;
 }
 
 static enum opts_result bad(FILE *err, const char *flag, const char *val, const char *want)
@@ -354,8 +415,27 @@ static enum opts_result parse_flags(int argc, char **argv, struct node_config *c
                 return bad(err, "--network", optarg, "a known network (see --help)");
             break;
         case OPT_BIND:
-            if (!set_bind(cfg, optarg))
+            if (!set_bind(cfg->bind_addr, optarg))
                 return bad(err, "--bind", optarg, "an IPv4 or IPv6 address");
+            break;
+        case OPT_API_BIND:
+            if (!set_bind(cfg->api_bind, optarg))
+                return bad(err, "--api-bind", optarg, "an IPv4 or IPv6 address");
+            break;
+        case OPT_DATADIR:
+            if (strlen(optarg) > PC_MAX_PATH_BYTES || !set_str(&cfg->datadir, optarg))
+                return bad(err, "--datadir", optarg, "a directory path");
+            break;
+        case OPT_API_TOKEN:
+            if (!token_ok(optarg) || !set_str(&cfg->api_token, optarg))
+                return bad(err, "--api-token", "...", API_TOKEN_WANT);
+            break;
+        case OPT_API_PORT_FILE:
+            if (!set_str(&cfg->api_port_file, optarg))
+                return bad(err, "--api-port-file", optarg, "a path");
+            break;
+        case OPT_NO_API:
+            cfg->api = false;
             break;
         case OPT_PEER:
             if (!*peer_flag_seen) { /* --peer replaces PEERS */
@@ -395,6 +475,20 @@ static enum opts_result parse_flags(int argc, char **argv, struct node_config *c
     return OPTS_RUN;
 }
 
+/* $HOME/.peerchain/<network> (./.peerchain/<network> without HOME). */
+static bool default_datadir(struct node_config *cfg, FILE *err)
+{
+    const char *home = getenv("HOME");
+    char buf[PC_MAX_PATH_BYTES + 1];
+    int n =
+        snprintf(buf, sizeof buf, "%s/.peerchain/%s", home && home[0] ? home : ".", cfg->net->name);
+    if (n < 0 || (size_t)n >= sizeof buf || !set_str(&cfg->datadir, buf)) {
+        fprintf(err, "peerchaind: HOME is too long for a data directory; use --datadir\n");
+        return false;
+    }
+    return true;
+}
+
 enum opts_result opts_parse(int argc, char **argv, struct node_config *cfg, FILE *out, FILE *err)
 {
     defaults(cfg);
@@ -417,8 +511,28 @@ enum opts_result opts_parse(int argc, char **argv, struct node_config *cfg, FILE
         opts_free(cfg);
         return OPTS_EXIT_USAGE;
     }
+    const char *env_http = getenv("HTTP_PORT");
+    if (env_http != NULL && env_http[0] != '\0') {
+        if (!parse_num(env_http, 0, 65535, &v)) {
+            fprintf(err, "peerchaind: HTTP_PORT: '%s' is not a whole number in 0..65535\n",
+                    env_http);
+            opts_free(cfg);
+            return OPTS_EXIT_USAGE;
+        }
+        cfg->api_port = (int)v;
+    }
+    const char *env_token = getenv("API_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0') {
+        if (!token_ok(env_token) || !set_str(&cfg->api_token, env_token)) {
+            fprintf(err, "peerchaind: API_TOKEN: not %s\n", API_TOKEN_WANT);
+            opts_free(cfg);
+            return OPTS_EXIT_USAGE;
+        }
+    }
     bool peer_flag_seen = false;
     enum opts_result r = parse_flags(argc, argv, cfg, out, err, &peer_flag_seen);
+    if (r == OPTS_RUN && cfg->datadir == NULL && !default_datadir(cfg, err))
+        r = OPTS_EXIT_USAGE;
     if (r != OPTS_RUN)
         opts_free(cfg);
     return r;

@@ -58,8 +58,8 @@ def offer_and_spread(h, nodes, at, chain, label):
     b = chain.build_next(tag=label)
     chain.append(b)
     at.offer([b])
-    return wait_all_agree(h, nodes, "block %d offered at %s reaches all five (%s)" % (
-        b["height"], at.name, label), hash_=b["hash"])
+    return wait_all_agree(h, nodes, "block %d offered at %s reaches all %d nodes (%s)" % (
+        b["height"], at.name, len(nodes), label), hash_=b["hash"])
 
 
 def line(h):
@@ -178,9 +178,38 @@ def mesh(h):
         n.stop()
 
 
+def mining_race(h):
+    """Three miners with no pause race on a 4-node mesh (forks and reorgs
+    all the time); once they stop, one more block settles it everywhere and
+    the chain everyone holds is valid."""
+    nodes = []
+    for i in range(4):
+        args = ["--mine", "--mine-blocks", "6", "--mine-interval-ms", "0"] if i < 3 else []
+        nodes.append(h.node("race%d" % (i + 1), args=args, peers=[n.addr for n in nodes]))
+    ts = wait_all_stable(h, nodes, "race: three miners of 6 blocks each finish and settle",
+                         min_height=7, timeout=90)
+    if ts is None:
+        return
+    h.info("race tips: %s" % [(t["height"], t["hash"][:12]) for t in ts])
+    blocks = h.step("race: read race4's chain", pclib.whole_chain, nodes[3].port)
+    if blocks is None:
+        return
+    chain = Chain(blocks)
+    h.check(chain.validate() is None, "race: the chain race4 holds is valid by pclib's rules",
+            chain.validate())
+    offer_and_spread(h, nodes, nodes[3], chain, "race settled")
+    full = h.step("race: read race1's chain", pclib.whole_chain, nodes[0].port)
+    if full is not None:
+        h.check([b["hash"] for b in full] == [b["hash"] for b in chain.blocks],
+                "race: race1 holds the same chain, block for block")
+    for n in nodes:
+        n.stop()
+
+
 def main(h):
     line(h)
     mesh(h)
+    mining_race(h)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config    # toolchain
   libjansson-dev libsodium-dev        # JSON, hashing and randomness
   liblmdb-dev                         # chain storage
+  libmicrohttpd-dev                   # the node's HTTP API
+  libcurl4-openssl-dev                # peerchain-cli's HTTP client
   python3                             # integration tests (standard library only)
   valgrind clang-format               # leak check and format check in the test suite
 )

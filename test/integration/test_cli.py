@@ -67,6 +67,30 @@ def main(h):
                 "stderr %r" % (rc, err[:300]))
         h.check(len(lines) == 1, "%s: one-line error on stderr" % label, lines[:5])
 
+    many = safe + ["--p2p-port", "0"]
+    for i in range(65):
+        many += ["--peer", "127.0.0.1:%d" % (1000 + i)]
+    rc, out, err = run(h, many)
+    lines = [l for l in err.decode("utf-8", "replace").splitlines() if l.strip()]
+    h.check(rc == 2 and len(lines) == 1, "65 --peer flags (limit 64): exit 2, one line",
+            (rc, lines[:3]))
+
+    # Start-up failures that are not flag errors: a non-zero exit, no hang.
+    import socket
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        rc, out, err = run(h, safe + ["--p2p-port", str(taken.getsockname()[1])])
+        h.check(rc not in (0, None), "a port already in use: non-zero exit, no hang",
+                (rc, err[-200:]))
+    finally:
+        taken.close()
+    rc, out, err = run(h, safe + ["--p2p-port", "0", "--port-file",
+                                  os.path.join(h.tmp, "no-such-dir", "port")])
+    h.check(rc not in (0, None), "an unwritable --port-file: non-zero exit, no hang",
+            (rc, err[-200:]))
+
     # P2P_PORT: no --p2p-port flag, the node listens on the env port.
     port = pclib.free_port()
     n = h.node("env-port", use_port_flag=False, env={"P2P_PORT": str(port)}, start=False)

@@ -251,6 +251,68 @@ def case_seed_peer(h):
     node.stop()
 
 
+def case_answer_getblocks(h):
+    """The node's answers to getBlocks: blocks after the first locator hash
+    it knows, at most `limit`, with its tip height; unknown locators start
+    after genesis; a malformed request (65 hashes, limit 0 or 2001, bad hex)
+    is a 50-point offence, so two of them ban."""
+    node = h.node("answers")
+    chain = Chain().extend(29, tag="ans")             # 1..30
+    node.offer(chain.range(2, 30))
+    node.wait_tip(chain.tip)
+    junk = [pclib.sha256_hex(b"junk %d" % i) for i in range(5)]
+    cases = [
+        ("locator at height 10", [chain.at(10)["hash"]], None, list(range(11, 31))),
+        ("first known hash wins", junk + [chain.at(20)["hash"], chain.at(5)["hash"]], None,
+         list(range(21, 31))),
+        ("unknown hashes only", junk, None, list(range(2, 31))),
+        ("limit 7", [chain.at(3)["hash"]], 7, list(range(4, 11))),
+        ("tip itself", [chain.tip["hash"]], None, []),
+        ("a Part 1 locator from a shorter fork", [pclib.sha256_hex(b"fork tip")] +
+         [chain.at(x)["hash"] for x in pclib.locator_heights(12)], 5, list(range(13, 18))),
+    ]
+    with pclib.Client(node.port) as c:
+        c.hello()
+        for label, loc, limit, want in cases:
+            p = {"locator": loc}
+            if limit is not None:
+                p["limit"] = limit
+            c.send("getBlocks", p)
+            got = h.step("getBlocks (%s) answered" % label, c.wait_for, "blocks", 10)
+            if got is None:
+                continue
+            heights = [b.get("height") for b in got.get("blocks", [])]
+            h.check(heights == want and got.get("tip") == 30,
+                    "getBlocks (%s): heights %s..%s, tip 30" % (
+                        label, want[:1], want[-1:]), (heights, got.get("tip")))
+            if heights == want and want:
+                h.check(got["blocks"] == chain.range(want[0], want[-1]),
+                        "getBlocks (%s): the blocks are the chain's, field for field" % label)
+    bad = [("65 locator hashes", {"locator": [chain.tip["hash"]] * 65}),
+           ("limit 0", {"locator": [chain.tip["hash"]], "limit": 0}),
+           ("limit 2001", {"locator": [chain.tip["hash"]], "limit": 2001}),
+           ("uppercase hex", {"locator": [chain.tip["hash"].upper()]}),
+           ("empty locator", {"locator": []})]
+    for i in range(0, len(bad) - 1, 2):
+        (l1, p1), (l2, p2) = bad[i], bad[i + 1]
+        src = "127.0.0.%d" % (100 + i)
+        with pclib.Client(node.port, source=src) as c:
+            c.hello()
+            c.send("getBlocks", p1)
+            h.step("malformed getBlocks (%s): dropped, peer still served (50)" % l1,
+                   c.latest_block, 10)
+            c.send("getBlocks", p2)
+            closed, seen = c.wait_closed(10)
+            h.check(closed, "a second malformed getBlocks (%s): 100, disconnected" % l2,
+                    [m.get("type") for m in seen])
+    with pclib.Client(node.port, source="127.0.0.110") as c:
+        c.hello()
+        c.send("getBlocks", bad[-1][1])
+        h.step("malformed getBlocks (%s): dropped, peer still served" % bad[-1][0],
+               c.latest_block, 10)
+    node.stop()
+
+
 def case_announce(h):
     """A new tip is announced as latestBlock to every other handshaked peer
     and seed peer, never back to the one it came from; a reorg announces
@@ -359,6 +421,7 @@ def main(h):
     case_invalid_page(h)
     case_lighter(h)
     case_seed_peer(h)
+    case_answer_getblocks(h)
     case_announce(h)
     case_peers_list(h)
     case_stall(h)

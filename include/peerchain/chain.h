@@ -15,7 +15,13 @@
  * validated, against the ancestors they build on.
  *
  * Returned block pointers are borrowed from the chain: valid until the next
- * call that changes it (append, adopt, free).
+ * call that changes it (append, adopt, load, free).
+ *
+ * Two modes share every rule. A full chain (pc_chain_new) keeps every block.
+ * An index chain (pc_chain_new_index) keeps per height only what validation
+ * and fork choice read (hash, timestamp, difficulty, cumulative work) plus
+ * the hash index, and the tip block in full: memory stays small as the chain
+ * grows, and the blocks themselves live elsewhere (peerchaind: in LMDB).
  */
 #ifndef PEERCHAIN_CHAIN_H
 #define PEERCHAIN_CHAIN_H
@@ -62,13 +68,37 @@ typedef struct pc_chain pc_chain;
 /* A new chain holding only net's genesis. NULL on allocation failure.
  * Free with pc_chain_free(). */
 pc_chain *pc_chain_new(const pc_network *net);
+/* The same in index mode (see the top of the file). */
+pc_chain *pc_chain_new_index(const pc_network *net);
 void pc_chain_free(pc_chain *c);
+bool pc_chain_is_index(const pc_chain *c);
+
+/*
+ * Loading an index chain from trusted storage (its blocks were validated
+ * when they were stored): pc_chain_load_header appends the entry for height
+ * pc_chain_height(c) + 1 without validation (the hash must not be in the
+ * chain yet, difficulty <= PC_MAX_DIFFICULTY); then pc_chain_load_tip hands
+ * over the block at the last height, which must match that entry (hash,
+ * timestamp, difficulty, height, and previousHash the entry below). Between
+ * the two, pc_chain_tip is NULL and nothing else may be called. Both return
+ * 0, PC_E_NOMEM, or PC_E_ARG (full chain, or no match: the chain is then
+ * unchanged). On success of load_tip the chain owns tip.
+ */
+int pc_chain_load_header(pc_chain *c, const pc_hash *hash, int64_t ts, uint32_t difficulty);
+int pc_chain_load_tip(pc_chain *c, pc_block *tip);
 
 const pc_network *pc_chain_network(const pc_chain *c);
 uint64_t pc_chain_height(const pc_chain *c); /* tip height (>= 1) */
 const pc_block *pc_chain_tip(const pc_chain *c);
-const pc_block *pc_chain_at(const pc_chain *c, uint64_t height);        /* NULL if out of range */
-const pc_block *pc_chain_find(const pc_chain *c, const pc_hash *h);     /* NULL if not in chain */
+/* NULL if out of range; in index mode also NULL below the tip (read old
+ * blocks from where they are stored, e.g. pc_store_get_block). */
+const pc_block *pc_chain_at(const pc_chain *c, uint64_t height);
+/* NULL if not in the chain; in index mode also NULL below the tip. */
+const pc_block *pc_chain_find(const pc_chain *c, const pc_hash *h);
+/* Both modes: the hash at a height, and the height of a hash.
+ * 0 or PC_E_NOT_FOUND. */
+int pc_chain_hash_at(const pc_chain *c, uint64_t height, pc_hash *out);
+int pc_chain_find_height(const pc_chain *c, const pc_hash *h, uint64_t *height);
 void pc_chain_work(const pc_chain *c, pc_work *out);                    /* cumulative work at tip */
 int pc_chain_work_at(const pc_chain *c, uint64_t height, pc_work *out); /* 0 or PC_E_NOT_FOUND */
 
@@ -107,6 +137,9 @@ void pc_branch_free(pc_branch *br);
 uint64_t pc_branch_fork_height(const pc_branch *br);
 size_t pc_branch_length(const pc_branch *br);       /* blocks after the fork point */
 const pc_block *pc_branch_tip(const pc_branch *br); /* NULL if empty */
+/* The branch's blocks in height order (*n of them), e.g. to store them before
+ * adopting. Borrowed: valid until the branch changes or is freed. */
+const pc_block *const *pc_branch_blocks(const pc_branch *br, size_t *n);
 /* Cumulative work of the branch tip (work of chain up to fork + branch blocks). */
 void pc_branch_work(const pc_branch *br, pc_work *out);
 
@@ -124,7 +157,8 @@ bool pc_branch_beats(const pc_branch *br, const pc_chain *c);
  * branch beats the chain (else PC_E_LESS_WORK, chain untouched). On success
  * the branch is emptied (its blocks now belong to the chain) and may be freed.
  * If old_out is not NULL it receives the removed blocks (caller frees with
- * pc_blocks_free(*old_out, *n_old)); otherwise they are freed.
+ * pc_blocks_free(*old_out, *n_old)); otherwise they are freed. An index chain
+ * keeps no old blocks: there *old_out is NULL and *n_old 0.
  */
 int pc_chain_adopt(pc_chain *c, pc_branch *br, pc_block ***old_out, size_t *n_old,
                    struct pc_err *err);

@@ -2,13 +2,20 @@
  * The chain, contextual validation and fork choice (chain.h;
  * docs/protocol.md Part 1).
  *
- * Layout: a chain is a block run (blocks[h - 1] is the block at height h,
- * work[h - 1] the cumulative work through it) plus a hash index mapping
- * each block's hash to its height. Invariants, kept by every function that
- * changes a chain: len >= 1 (genesis is always there), blocks[i]->height ==
- * i + 1, blocks[i]->previous_hash == blocks[i - 1]->hash, work[i] =
- * work[i - 1] + 2^blocks[i]->difficulty, and the index holds exactly the
- * len hashes.
+ * Layout: a chain is a block run (ent[h - 1] holds the hash, timestamp,
+ * difficulty and cumulative work of the block at height h; in full mode
+ * blocks[h - 1] is the block itself) plus a hash index mapping each block's
+ * hash to its height. Invariants, kept by every function that changes a
+ * chain: len >= 1 (genesis is always there), ent[i] describes the block at
+ * height i + 1, whose previousHash is ent[i - 1].hash, ent[i].work =
+ * ent[i - 1].work + 2^ent[i].difficulty, and the index holds exactly the len
+ * hashes.
+ *
+ * Index mode (pc_chain_new_index) keeps no blocks[] at all, only ent[] and
+ * the tip block in full (c->tip). Everything validation and fork choice read
+ * (median time past, retarget windows, links, work) is in ent[], so both
+ * modes share every rule. Between pc_chain_load_header and pc_chain_load_tip
+ * c->tip is NULL; nothing but those two may run then.
  *
  * A branch is a block run hung off a fork height. Validation of the next
  * block reads its ancestors through a "view": heights above the fork from
@@ -27,19 +34,30 @@
 #include "peerchain/chain.h"
 #include "peerchain/limits.h"
 
+/* What validation and fork choice need of one block. */
+struct run_entry {
+    pc_hash hash;
+    pc_work work; /* cumulative work through this block */
+    int64_t timestamp;
+    uint32_t difficulty;
+};
+
 /* Blocks in height order with the cumulative work through each: the body
  * of a chain (from genesis) and of a branch (from just above its fork). */
 struct block_run {
-    pc_block **blocks; /* owned */
-    pc_work *work;     /* work[i]: cumulative work through blocks[i] */
+    struct run_entry *ent; /* ent[i] describes the block at the run's i-th height */
+    pc_block **blocks;     /* owned; NULL for the run of an index-mode chain */
     size_t len;
-    size_t cap; /* slots in blocks[] and work[] */
+    size_t cap; /* slots in ent[] (and blocks[] if kept) */
+    bool has_blocks;
 };
 
 struct pc_chain {
     const pc_network *net;
-    struct block_run run; /* run.blocks[h - 1] is height h; run.len is the tip height */
+    struct block_run run; /* run.ent[h - 1] is height h; run.len is the tip height */
     struct hash_index index;
+    pc_block *tip; /* index mode: the tip block, owned (NULL while loading); else NULL */
+    bool is_index;
 };
 
 struct pc_branch {
@@ -128,12 +146,12 @@ static uint64_t view_height(const struct chain_view *v)
 }
 
 /* Requires 1 <= h <= view_height(v). */
-static const pc_block *view_at(const struct chain_view *v, uint64_t h)
+static const struct run_entry *view_at(const struct chain_view *v, uint64_t h)
 {
     assert(h >= 1 && h <= view_height(v));
     if (v->br && h > v->br->fork_height)
-        return v->br->run.blocks[h - v->br->fork_height - 1];
-    return v->c->run.blocks[h - 1];
+        return &v->br->run.ent[h - v->br->fork_height - 1];
+    return &v->c->run.ent[h - 1];
 }
 
 static int64_t view_median_time_past(const struct chain_view *v, uint64_t h)
@@ -149,8 +167,8 @@ static int64_t view_median_time_past(const struct chain_view *v, uint64_t h)
 static uint32_t view_next_difficulty(const struct chain_view *v, uint64_t parent_height)
 {
     const pc_network *net = v->c->net;
-    const pc_block *parent = view_at(v, parent_height);
-    const pc_block *start;
+    const struct run_entry *parent = view_at(v, parent_height);
+    const struct run_entry *start;
 
     if (!pc_is_retarget_height(net, parent_height))
         return parent->difficulty;
@@ -164,7 +182,7 @@ static int view_check_next(const struct chain_view *v, const pc_block *b, int64_
                            struct pc_err *err)
 {
     uint64_t ph = view_height(v);
-    const pc_block *parent = view_at(v, ph);
+    const struct run_entry *parent = view_at(v, ph);
     uint32_t want;
     int64_t mtp;
     int rc;
@@ -208,53 +226,73 @@ static int view_check_next(const struct chain_view *v, const pc_block *b, int64_
 static int run_reserve(struct block_run *r, size_t need)
 {
     size_t cap = r->cap ? r->cap : 16;
-    pc_block **blocks;
-    pc_work *work;
+    struct run_entry *ent;
 
     if (need <= r->cap)
         return PC_OK;
     while (cap < need) {
-        if (cap > SIZE_MAX / 2 / sizeof(pc_work))
+        if (cap > SIZE_MAX / 2 / sizeof(struct run_entry))
             return PC_E_NOMEM;
         cap *= 2;
     }
-    blocks = realloc(r->blocks, cap * sizeof *blocks);
-    if (!blocks)
-        return PC_E_NOMEM;
-    r->blocks = blocks;
+    if (r->has_blocks) {
+        pc_block **blocks = realloc(r->blocks, cap * sizeof *blocks);
+        if (!blocks)
+            return PC_E_NOMEM;
+        r->blocks = blocks;
+    }
     /* If this one fails, the larger blocks[] is harmless: cap still says
      * how many slots both arrays have. */
-    work = realloc(r->work, cap * sizeof *work);
-    if (!work)
+    ent = realloc(r->ent, cap * sizeof *ent);
+    if (!ent)
         return PC_E_NOMEM;
-    r->work = work;
+    r->ent = ent;
     r->cap = cap;
     return PC_OK;
 }
 
-/* Appends b on top of cumulative work `below`. Requires room (reserved by
- * the caller, so this cannot fail half way). */
+/* Appends an entry for a block with this hash, timestamp and difficulty on
+ * top of cumulative work `below`. Requires room (reserved by the caller, so
+ * this cannot fail half way). */
+static void run_push_entry(struct block_run *r, const pc_hash *hash, int64_t ts,
+                           uint32_t difficulty, const pc_work *below)
+{
+    struct run_entry *e;
+
+    assert(r->len < r->cap);
+    e = &r->ent[r->len];
+    e->hash = *hash;
+    e->timestamp = ts;
+    e->difficulty = difficulty;
+    e->work = *below;
+    pc_work_add_pow2(&e->work, difficulty);
+    if (r->has_blocks)
+        r->blocks[r->len] = NULL;
+    r->len++;
+}
+
+/* Appends b (kept if the run keeps blocks, else only described). */
 static void run_push(struct block_run *r, pc_block *b, const pc_work *below)
 {
-    assert(r->len < r->cap);
-    r->work[r->len] = *below;
-    pc_work_add_pow2(&r->work[r->len], b->difficulty);
-    r->blocks[r->len] = b;
-    r->len++;
+    run_push_entry(r, &b->hash, b->timestamp, b->difficulty, below);
+    if (r->has_blocks)
+        r->blocks[r->len - 1] = b;
 }
 
 static void run_destroy(struct block_run *r)
 {
-    for (size_t i = 0; i < r->len; i++)
-        pc_block_free(r->blocks[i]);
+    if (r->has_blocks)
+        for (size_t i = 0; i < r->len; i++)
+            pc_block_free(r->blocks[i]);
     free(r->blocks);
-    free(r->work);
+    free(r->ent);
 }
 
 /* ---- the chain ---- */
 
-/* Appends b at height len + 1 and indexes it. Requires room in the run and
- * the index (chain_reserve). */
+/* Appends b at height len + 1 and indexes it. In index mode b becomes the
+ * tip block and the previous tip is freed. Requires room in the run and the
+ * index (chain_reserve). */
 static void chain_push(pc_chain *c, pc_block *b)
 {
     pc_work below;
@@ -262,13 +300,17 @@ static void chain_push(pc_chain *c, pc_block *b)
 
     assert(b->height == c->run.len + 1);
     if (c->run.len)
-        below = c->run.work[c->run.len - 1];
+        below = c->run.ent[c->run.len - 1].work;
     else
         pc_work_zero(&below);
     run_push(&c->run, b, &below);
     rc = hash_index_put(&c->index, &b->hash, b->height);
     assert(rc == PC_OK); /* reserved */
     (void)rc;
+    if (c->is_index) {
+        pc_block_free(c->tip);
+        c->tip = b;
+    }
 }
 
 static int chain_reserve(pc_chain *c, size_t n)
@@ -279,7 +321,7 @@ static int chain_reserve(pc_chain *c, size_t n)
     return hash_index_reserve(&c->index, n);
 }
 
-pc_chain *pc_chain_new(const pc_network *net)
+static pc_chain *chain_new(const pc_network *net, bool is_index)
 {
     pc_chain *c = calloc(1, sizeof *c);
     pc_block *genesis = NULL;
@@ -287,6 +329,8 @@ pc_chain *pc_chain_new(const pc_network *net)
     if (!c)
         return NULL;
     c->net = net;
+    c->is_index = is_index;
+    c->run.has_blocks = !is_index;
     hash_index_init(&c->index);
     genesis = pc_network_genesis(net);
     if (!genesis || chain_reserve(c, 1) != PC_OK)
@@ -299,13 +343,62 @@ fail:
     return NULL;
 }
 
+pc_chain *pc_chain_new(const pc_network *net)
+{
+    return chain_new(net, false);
+}
+
+pc_chain *pc_chain_new_index(const pc_network *net)
+{
+    return chain_new(net, true);
+}
+
 void pc_chain_free(pc_chain *c)
 {
     if (!c)
         return;
     run_destroy(&c->run);
     hash_index_destroy(&c->index);
+    pc_block_free(c->tip);
     free(c);
+}
+
+bool pc_chain_is_index(const pc_chain *c)
+{
+    return c->is_index;
+}
+
+int pc_chain_load_header(pc_chain *c, const pc_hash *hash, int64_t ts, uint32_t difficulty)
+{
+    uint64_t h = c->run.len + 1;
+    int rc;
+
+    if (!c->is_index || difficulty > PC_MAX_DIFFICULTY || hash_index_get(&c->index, hash))
+        return PC_E_ARG;
+    rc = chain_reserve(c, c->run.len + 1);
+    if (rc != PC_OK)
+        return rc;
+    run_push_entry(&c->run, hash, ts, difficulty, &c->run.ent[c->run.len - 1].work);
+    rc = hash_index_put(&c->index, hash, h);
+    assert(rc == PC_OK); /* reserved */
+    /* The tip block is stale now; pc_chain_load_tip brings the new one. */
+    pc_block_free(c->tip);
+    c->tip = NULL;
+    return PC_OK;
+}
+
+int pc_chain_load_tip(pc_chain *c, pc_block *tip)
+{
+    uint64_t len = c->run.len;
+
+    if (!c->is_index || c->tip != NULL || tip->height != len ||
+        !pc_hash_equal(&tip->hash, &c->run.ent[len - 1].hash) ||
+        tip->timestamp != c->run.ent[len - 1].timestamp ||
+        tip->difficulty != c->run.ent[len - 1].difficulty ||
+        (len > 1 && !pc_hash_equal(&tip->previous_hash, &c->run.ent[len - 2].hash)))
+        return PC_E_ARG;
+    c->tip = tip;
+    return PC_OK;
 }
 
 const pc_network *pc_chain_network(const pc_chain *c)
@@ -320,32 +413,50 @@ uint64_t pc_chain_height(const pc_chain *c)
 
 const pc_block *pc_chain_tip(const pc_chain *c)
 {
-    return c->run.blocks[c->run.len - 1];
+    return c->is_index ? c->tip : c->run.blocks[c->run.len - 1];
 }
 
 const pc_block *pc_chain_at(const pc_chain *c, uint64_t height)
 {
     if (height < 1 || height > c->run.len)
         return NULL;
+    if (c->is_index)
+        return height == c->run.len ? c->tip : NULL;
     return c->run.blocks[height - 1];
 }
 
 const pc_block *pc_chain_find(const pc_chain *c, const pc_hash *h)
 {
-    uint64_t height = hash_index_get(&c->index, h);
-    return height ? c->run.blocks[height - 1] : NULL;
+    return pc_chain_at(c, hash_index_get(&c->index, h));
+}
+
+int pc_chain_hash_at(const pc_chain *c, uint64_t height, pc_hash *out)
+{
+    if (height < 1 || height > c->run.len)
+        return PC_E_NOT_FOUND;
+    *out = c->run.ent[height - 1].hash;
+    return PC_OK;
+}
+
+int pc_chain_find_height(const pc_chain *c, const pc_hash *h, uint64_t *height)
+{
+    uint64_t found = hash_index_get(&c->index, h);
+    if (!found)
+        return PC_E_NOT_FOUND;
+    *height = found;
+    return PC_OK;
 }
 
 void pc_chain_work(const pc_chain *c, pc_work *out)
 {
-    *out = c->run.work[c->run.len - 1];
+    *out = c->run.ent[c->run.len - 1].work;
 }
 
 int pc_chain_work_at(const pc_chain *c, uint64_t height, pc_work *out)
 {
     if (height < 1 || height > c->run.len)
         return PC_E_NOT_FOUND;
-    *out = c->run.work[height - 1];
+    *out = c->run.ent[height - 1].work;
     return PC_OK;
 }
 
@@ -401,8 +512,9 @@ pc_branch *pc_branch_new(const pc_chain *c, uint64_t fork_height)
     if (!br)
         return NULL;
     br->fork_height = fork_height;
-    br->fork_hash = c->run.blocks[fork_height - 1]->hash;
-    br->fork_work = c->run.work[fork_height - 1];
+    br->fork_hash = c->run.ent[fork_height - 1].hash;
+    br->fork_work = c->run.ent[fork_height - 1].work;
+    br->run.has_blocks = true;
     return br;
 }
 
@@ -429,9 +541,15 @@ const pc_block *pc_branch_tip(const pc_branch *br)
     return br->run.len ? br->run.blocks[br->run.len - 1] : NULL;
 }
 
+const pc_block *const *pc_branch_blocks(const pc_branch *br, size_t *n)
+{
+    *n = br->run.len;
+    return (const pc_block *const *)br->run.blocks;
+}
+
 void pc_branch_work(const pc_branch *br, pc_work *out)
 {
-    *out = br->run.len ? br->run.work[br->run.len - 1] : br->fork_work;
+    *out = br->run.len ? br->run.ent[br->run.len - 1].work : br->fork_work;
 }
 
 /* The chain may have moved since the branch was started (another branch
@@ -441,7 +559,7 @@ void pc_branch_work(const pc_branch *br, pc_work *out)
 static bool branch_fork_holds(const pc_branch *br, const pc_chain *c)
 {
     return br->fork_height <= c->run.len &&
-           pc_hash_equal(&c->run.blocks[br->fork_height - 1]->hash, &br->fork_hash);
+           pc_hash_equal(&c->run.ent[br->fork_height - 1].hash, &br->fork_hash);
 }
 
 static int branch_fork_error(const pc_branch *br, struct pc_err *err)
@@ -501,8 +619,9 @@ int pc_chain_adopt(pc_chain *c, pc_branch *br, pc_block ***old_out, size_t *n_ol
     new_len = keep + br->run.len;
 
     /* Allocate everything first: past this point nothing can fail, so the
-     * chain is either untouched or fully switched. */
-    if (old_out) {
+     * chain is either untouched or fully switched. An index-mode chain has
+     * no old blocks to hand back. */
+    if (old_out && !c->is_index) {
         old = calloc(n_removed ? n_removed : 1, sizeof *old);
         if (!old)
             goto nomem;
@@ -513,9 +632,11 @@ int pc_chain_adopt(pc_chain *c, pc_branch *br, pc_block ***old_out, size_t *n_ol
         goto nomem;
 
     for (size_t i = keep; i < c->run.len; i++) {
-        bool found = hash_index_del(&c->index, &c->run.blocks[i]->hash);
+        bool found = hash_index_del(&c->index, &c->run.ent[i].hash);
         assert(found);
         (void)found;
+        if (c->is_index)
+            continue; /* the old tip goes with the first chain_push */
         if (old)
             old[i - keep] = c->run.blocks[i];
         else
@@ -526,7 +647,7 @@ int pc_chain_adopt(pc_chain *c, pc_branch *br, pc_block ***old_out, size_t *n_ol
         chain_push(c, br->run.blocks[i]);
     br->run.len = 0; /* the blocks are the chain's now */
 
-    if (old_out) {
+    if (old) {
         *old_out = old;
         if (n_old)
             *n_old = n_removed;
@@ -543,15 +664,15 @@ nomem:
 /* Is b the block we have at its height (by hash)? */
 static bool chain_has_block(const pc_chain *c, const pc_block *b)
 {
-    const pc_block *ours = pc_chain_at(c, b->height);
-    return ours && pc_hash_equal(&ours->hash, &b->hash);
+    return b->height >= 1 && b->height <= c->run.len &&
+           pc_hash_equal(&c->run.ent[b->height - 1].hash, &b->hash);
 }
 
 int pc_chain_evaluate(const pc_chain *c, pc_block **blocks, size_t n, int64_t now, pc_branch **out,
                       struct pc_err *err)
 {
     pc_branch *br = NULL;
-    const pc_block *first, *fork;
+    const pc_block *first;
     size_t k = 0;
     int rc;
 
@@ -582,13 +703,13 @@ int pc_chain_evaluate(const pc_chain *c, pc_block **blocks, size_t n, int64_t no
     first = blocks[k];
     if (first->height == 1)
         return pc_err_set(err, PC_E_GENESIS, "block 1: genesis is not this network's");
-    fork = first->height > 1 ? pc_chain_at(c, first->height - 1) : NULL;
-    if (!fork || !pc_hash_equal(&fork->hash, &first->previous_hash))
+    if (first->height > c->run.len + 1 ||
+        !pc_hash_equal(&c->run.ent[first->height - 2].hash, &first->previous_hash))
         return pc_err_set(err, PC_E_NO_FORK_POINT,
                           "block %" PRIu64 ": previousHash is not a block of our chain",
                           first->height);
 
-    br = pc_branch_new(c, fork->height);
+    br = pc_branch_new(c, first->height - 1);
     if (!br)
         return pc_err_set(err, PC_E_NOMEM, "block %" PRIu64 ": out of memory for branch",
                           first->height);
@@ -624,12 +745,12 @@ size_t pc_chain_locator(const pc_chain *c, pc_hash *out, size_t max)
         return 0;
     /* Stop one short of max so that the last slot is always genesis. */
     while (n + 1 < max && h > 1) {
-        out[n++] = c->run.blocks[h - 1]->hash;
+        out[n++] = c->run.ent[h - 1].hash;
         if (n >= 10)
             step *= 2;
         h = h > step ? h - step : 1;
     }
-    out[n++] = c->run.blocks[0]->hash;
+    out[n++] = c->run.ent[0].hash;
     return n;
 }
 

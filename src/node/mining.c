@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "node.h"
 #include "sync.h"
 
@@ -157,7 +158,9 @@ static int mine_on_tip(struct node *n, struct miner *mn, pc_block **out, uint64_
             break;
         }
         uint64_t done = 0;
+        int64_t t0 = node_mono_ms();
         rc = pc_mine(b, nonce, MINER_CHUNK_ATTEMPTS, &n->tip_changed, &done);
+        metrics_count_hashes(done, node_mono_ms() - t0);
         *tries += done;
         nonce += done;
         if (rc != PC_E_EXHAUSTED || done == 0 ||
@@ -206,6 +209,7 @@ static void *miner_main(void *arg)
             break;
         if (rc == 0) {
             mn->accepted++;
+            metrics_count_mined();
             node_log(LOG_INFO, NULL,
                      "mined block height %" PRIu64 " hash %.16s: %" PRIu64 " hashes in %" PRId64
                      " ms (%.1f kH/s)",
@@ -220,6 +224,7 @@ static void *miner_main(void *arg)
             miner_sleep(n, mn, ms_wait > MINER_BACKOFF_MS ? ms_wait : MINER_BACKOFF_MS);
         }
     }
+    metrics_set_hash_rate(0); /* not mining any more */
     return NULL;
 }
 
@@ -294,6 +299,8 @@ int node_mine_block(struct node *n, const char *const *items, const size_t *lens
                        : pc_err_set(err, rc, "no nonce meets the difficulty");
         }
         rc = submit_block(n, b, out, err);
+        if (rc == 0)
+            metrics_count_mined();
         if (rc != PC_E_PREV_HASH && rc != PC_E_HEIGHT)
             return rc;
         node_log(LOG_DEBUG, NULL, "mined block went stale (%s); trying again", err->reason);

@@ -36,6 +36,7 @@
 
 #include "addr.h"
 #include "frame.h"
+#include "metrics.h"
 #include "net.h"
 #include "peer.h"
 #include "sync.h"
@@ -184,10 +185,11 @@ void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
                  n->cfg.send_queue_bytes);
         return;
     }
+    const char *type = json_string_value(json_object_get(msg, "type"));
     sync_lock(&net->peers_mu);
     for (struct peer *p = net->peers; p != NULL; p = p->reg_next)
         if (p != except && atomic_load(&p->handshaked) && !atomic_load(&p->closing))
-            (void)peer_send_bytes(p, data, len); /* a failure closes that peer only */
+            (void)peer_send_bytes(p, data, len, type); /* a failure closes that peer only */
     sync_unlock(&net->peers_mu);
     free(data);
 }
@@ -213,6 +215,56 @@ json_t *node_peer_addresses(struct node *n)
     }
     sync_unlock(&net->peers_mu);
     return arr;
+}
+
+json_t *node_peer_list(struct node *n, bool verbose)
+{
+    json_t *arr = json_array();
+    struct net *net = n->net;
+    if (arr == NULL || net == NULL)
+        return arr;
+    sync_lock(&net->peers_mu);
+    for (struct peer *p = net->peers; p != NULL; p = p->reg_next) {
+        if (!atomic_load(&p->handshaked) || atomic_load(&p->closing))
+            continue;
+        json_t *e;
+        if (verbose) {
+            int port = atomic_load(&p->listen_port);
+            char listen[ADDR_STR_BYTES];
+            if (port > 0)
+                addr_join(p->ip, port, listen);
+            e = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s?}", "id", (json_int_t)p->id, "addr",
+                          p->addr, "direction", p->inbound ? "inbound" : "outbound", "protocol",
+                          atomic_load(&p->seed) ? "seed" : "peerchain", "height",
+                          (json_int_t)atomic_load(&p->claimed_height), "listen",
+                          port > 0 ? listen : NULL);
+        } else {
+            e = json_string(p->addr);
+        }
+        if (e == NULL || json_array_append_new(arr, e) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+    }
+    sync_unlock(&net->peers_mu);
+    return arr;
+}
+
+uint64_t node_peers_best_height(struct node *n)
+{
+    struct net *net = n->net;
+    uint64_t best = 0;
+    if (net == NULL)
+        return 0;
+    sync_lock(&net->peers_mu);
+    for (struct peer *p = net->peers; p != NULL; p = p->reg_next) {
+        uint64_t h = atomic_load(&p->claimed_height);
+        if (atomic_load(&p->handshaked) && !atomic_load(&p->closing) && h > best)
+            best = h;
+    }
+    sync_unlock(&net->peers_mu);
+    return best;
 }
 
 void node_peer_counts(struct node *n, int *inbound, int *outbound)
@@ -388,6 +440,7 @@ static bool on_hello(struct conn *c, json_t *env, size_t wire_bytes)
         return false;
     }
     atomic_store(&p->listen_port, (int)h.port);
+    atomic_store(&p->claimed_height, (uint64_t)h.height);
     atomic_store(&p->handshaked, true);
     node_log(LOG_INFO, p, "handshake ok: agent \"%s\" version %lld height %lld port %lld", h.agent,
              (long long)h.version, (long long)h.height, (long long)h.port);
@@ -407,6 +460,20 @@ static void on_error_msg(struct conn *c, const json_t *env)
     const char *reason = json_string_value(json_object_get(pl, "reason"));
     node_log(LOG_WARN, c->p, "peer sent error %.40s: %.200s", code ? code : "(none)",
              reason ? reason : "");
+}
+
+/* Raises the peer's claimed height (for the API's sync target) from a
+ * latestBlock announcement's "height". Only a claim: the worker validates. */
+static void note_claimed_height(struct peer *p, const char *type, const json_t *env)
+{
+    json_int_t h;
+    if (strcmp(type, "latestBlock") != 0 ||
+        !get_int(json_object_get(env, "payload"), "height", 1, PC_MAX_SAFE_INTEGER, &h))
+        return;
+    uint64_t cur = atomic_load(&p->claimed_height);
+    while ((uint64_t)h > cur &&
+           !atomic_compare_exchange_weak(&p->claimed_height, &cur, (uint64_t)h))
+        ;
 }
 
 /* One complete frame. Returns false if the connection must end. */
@@ -434,6 +501,8 @@ static bool on_frame(struct conn *c, const char *frame, size_t len)
         c->end = "bad envelope";
         return false;
     }
+    metrics_count_msg(METRICS_IN, type, len);
+    note_claimed_height(p, type, env);
     bool is_seed_type = strcmp(type, "latestBlock") == 0 || strcmp(type, "allBlock") == 0;
 
     if (!c->got_first) {
@@ -709,8 +778,9 @@ static void refuse(int fd, int code, const char *reason)
                        "{\"type\":\"error\",\"payload\":{\"code\":\"%s\","
                        "\"reason\":\"%s\"}}\n",
                        pc_errname(code), reason);
-    if (len > 0 && (size_t)len < sizeof msg)
-        (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (len > 0 && (size_t)len < sizeof msg &&
+        send(fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) == len)
+        metrics_count_msg_type(METRICS_OUT, MT_ERROR, (size_t)len);
     /* Drop what the remote already sent (its hello): closing with unread
      * input would reset the connection and could lose our error. */
     char sink[4096];
@@ -1143,9 +1213,8 @@ static int listen_socket(struct node *n, int *fd_out)
     return 0;
 }
 
-/* Writes the port to path through a temporary name, so a reader never sees
- * a partial file. */
-static int write_port_file(const char *path, int port)
+/* See net.h: temporary name, then rename(2). */
+int node_write_port_file(const char *path, int port)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -1212,7 +1281,7 @@ int net_start(struct node *n)
     if ((r = listen_socket(n, &net->listen_fd)) != 0)
         return r;
     node_log(LOG_INFO, NULL, "listening on port %d", n->p2p_port);
-    if (n->cfg.port_file != NULL && (r = write_port_file(n->cfg.port_file, n->p2p_port)) != 0)
+    if (n->cfg.port_file != NULL && (r = node_write_port_file(n->cfg.port_file, n->p2p_port)) != 0)
         return r;
     if ((r = sync_thread_start(&net->acceptor, 0, "pc-acceptor", acceptor_main, n)) != 0)
         return r;

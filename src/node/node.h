@@ -207,6 +207,17 @@ int node_add_peer(struct node *n, const char *hostport);
 /* Counts for status/metrics. */
 void node_peer_counts(struct node *n, int *inbound, int *outbound);
 
+/* The handshaked, open peers for the API's /peers: "ip:port" strings of the
+ * remote ends, or (verbose) objects {"id", "addr", "direction", "protocol",
+ * "height" (claimed), "listen" ("ip:port" or null)}. Takes peers_mu alone and
+ * reads only immutable fields and atomics under it. New array reference;
+ * NULL on allocation failure. */
+json_t *node_peer_list(struct node *n, bool verbose);
+
+/* The highest height any handshaked peer claimed (hello or a later
+ * latestBlock), 0 without peers: the API's sync target. Takes peers_mu. */
+uint64_t node_peers_best_height(struct node *n);
+
 /* ------------------------------------------------------- the tip snapshot */
 
 /* What non-worker threads may know about the chain; published by the worker
@@ -256,6 +267,17 @@ void net_stop(struct node *n);
 /* worker.c: the chain worker thread. */
 int worker_start(struct node *n);
 void worker_stop(struct node *n); /* after queue_close: drains, joins */
+
+/* A copy of the worker's counters for the API (relaxed loads: each is exact
+ * on its own; no two need agree). Any thread while the worker exists;
+ * all zero before worker_start and after worker_stop. */
+#define WORKER_REJECT_SLOTS 64
+struct worker_counters {
+    uint64_t blocks_accepted, reorgs;
+    uint64_t syncs_started, syncs_done, syncs_abandoned; /* started - done - abandoned: running */
+    uint64_t rejected[WORKER_REJECT_SLOTS]; /* slot -code for codes > -64; slot 0: the rest */
+};
+void worker_read_counters(struct node *n, struct worker_counters *out);
 
 /* api.c: the HTTP API (libmicrohttpd). api_start after net_start; api_stop
  * first at shutdown, so no request runs while the rest stops. */

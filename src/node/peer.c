@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "peer.h"
 #include "sync.h"
 
@@ -93,6 +94,7 @@ struct peer *peer_new(struct node *n, int fd, bool inbound, const char *ip, cons
     atomic_init(&p->handshaked, false);
     atomic_init(&p->seed, false);
     atomic_init(&p->listen_port, 0);
+    atomic_init(&p->claimed_height, 0);
     p->connected_ms = node_mono_ms();
     return p;
 }
@@ -228,7 +230,7 @@ static int send_chunk_owned(struct peer *p, char *data, size_t len)
     return r;
 }
 
-int peer_send_bytes(struct peer *p, const char *data, size_t len)
+int peer_send_bytes(struct peer *p, const char *data, size_t len, const char *type)
 {
     if (atomic_load(&p->closing))
         return PC_E_SHUTDOWN;
@@ -236,7 +238,10 @@ int peer_send_bytes(struct peer *p, const char *data, size_t len)
     if (copy == NULL)
         return PC_E_NOMEM;
     memcpy(copy, data, len);
-    return send_chunk_owned(p, copy, len);
+    int r = send_chunk_owned(p, copy, len);
+    if (r == 0)
+        metrics_count_msg(METRICS_OUT, type, len);
+    return r;
 }
 
 int peer_send(struct peer *p, const json_t *msg)
@@ -252,7 +257,10 @@ int peer_send(struct peer *p, const json_t *msg)
         peer_close(p, PC_E_LIMIT, "message larger than the send queue");
         return PC_E_LIMIT;
     }
-    return send_chunk_owned(p, data, len);
+    int r = send_chunk_owned(p, data, len);
+    if (r == 0)
+        metrics_count_msg(METRICS_OUT, json_string_value(json_object_get(msg, "type")), len);
+    return r;
 }
 
 int peer_send_msg(struct peer *p, const char *type, json_t *payload)
@@ -384,8 +392,10 @@ void peer_close(struct peer *p, int code, const char *reason)
     bool was = atomic_load(&p->closing);
     if (!was) {
         /* The error goes out even over the cap: it is small and the last. */
-        if (c != NULL && enqueue_locked(p, c, false) == 0)
+        if (c != NULL && enqueue_locked(p, c, false) == 0) {
+            metrics_count_msg_type(METRICS_OUT, MT_ERROR, c->len);
             c = NULL;
+        }
         set_closing_locked(p);
     }
     sync_unlock(&p->mu);
@@ -445,6 +455,7 @@ void peer_misbehave(struct peer *p, int score, int code, const char *reason)
     struct ban_table *bans = net_bans(p->node);
     if (bans != NULL)
         ban_add(bans, p->ip, secs);
+    metrics_count_ban();
     node_log(LOG_WARN, p, "banned %s for %d s", p->ip, secs);
     char why[PC_ERR_REASON_BYTES + 48];
     snprintf(why, sizeof why, "%s: %s", pc_errname(code), reason ? reason : "");

@@ -50,6 +50,10 @@ struct peer {
     atomic_bool handshaked;
     atomic_bool seed;
     atomic_int listen_port; /* port from hello, 0 if none */
+    /* Highest height the peer claimed (hello, latestBlock); written by the
+     * reader, read by registry walkers (the API's sync target). Only a claim:
+     * nothing is decided on it, so a lone atomic is enough. */
+    atomic_uint_fast64_t claimed_height;
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* broadcast under mu: send queue grew, closing set, writer done */
@@ -100,8 +104,8 @@ bool peer_flush(struct peer *p, int flush_ms);
 void peer_finish(struct peer *p);
 
 /* Queues len bytes (already serialized, ending in '\n') under the send cap;
- * as peer_send. */
-int peer_send_bytes(struct peer *p, const char *data, size_t len);
+ * as peer_send. type is the message's type, for the metrics. */
+int peer_send_bytes(struct peer *p, const char *data, size_t len, const char *type);
 
 /* Serializes msg compactly plus '\n' into a new buffer (caller frees).
  * NULL if it would exceed limit bytes or on allocation failure. */

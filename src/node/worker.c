@@ -1104,3 +1104,21 @@ void worker_stop(struct node *n)
     free(w);
     n->worker = NULL;
 }
+
+_Static_assert(REJECT_CODE_SLOTS == WORKER_REJECT_SLOTS, "node.h and worker.c disagree on slots");
+
+void worker_read_counters(struct node *n, struct worker_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    struct worker *w = n->worker;
+    if (w == NULL)
+        return;
+    const struct worker_stats *s = &w->stats;
+    out->blocks_accepted = atomic_load_explicit(&s->blocks_accepted, memory_order_relaxed);
+    out->reorgs = atomic_load_explicit(&s->reorgs, memory_order_relaxed);
+    out->syncs_started = atomic_load_explicit(&s->syncs_started, memory_order_relaxed);
+    out->syncs_done = atomic_load_explicit(&s->syncs_done, memory_order_relaxed);
+    out->syncs_abandoned = atomic_load_explicit(&s->syncs_abandoned, memory_order_relaxed);
+    for (int i = 0; i < REJECT_CODE_SLOTS; i++)
+        out->rejected[i] = atomic_load_explicit(&s->rejected[i], memory_order_relaxed);
+}

@@ -25,6 +25,14 @@ void frame_init(struct frame_reader *fr, size_t max_bytes)
 {
     memset(fr, 0, sizeof *fr);
     fr->max_bytes = max_bytes < 2 ? 2 : max_bytes;
+    fr->max_values = fr->max_bytes / FRAME_BYTES_PER_VALUE_MIN;
+    if (fr->max_values < 64)
+        fr->max_values = 64;
+}
+
+size_t frame_values(const struct frame_reader *fr)
+{
+    return fr->values;
 }
 
 void frame_destroy(struct frame_reader *fr)
@@ -43,6 +51,8 @@ static int frame_fail(struct frame_reader *fr, int code, struct pc_err *err, con
                       unsigned char c)
 {
     fr->err = code;
+    if (code == PC_E_FRAME_TOO_LARGE && what != NULL)
+        return pc_err_set(err, code, "frame holds more than %zu JSON values", fr->max_values);
     if (code == PC_E_FRAME_TOO_LARGE)
         return pc_err_set(err, code, "frame larger than %zu bytes", fr->max_bytes);
     if (code == PC_E_NOMEM)
@@ -113,6 +123,7 @@ int frame_feed(struct frame_reader *fr, const char *data, size_t len, size_t *co
             return frame_fail(fr, PC_E_PROTOCOL, err, "garbage where a message should start", d[i]);
         fr->depth = 1;
         fr->len = 0;
+        fr->values = 1;
         start = i++;
     }
     bool done = false;
@@ -131,8 +142,10 @@ int frame_feed(struct frame_reader *fr, const char *data, size_t len, size_t *co
         }
         if (c == '"') {
             fr->in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++fr->depth > PC_MAX_JSON_DEPTH)
+        } else if (c == '{' || c == '[' || c == ',') {
+            if (++fr->values > fr->max_values)
+                return frame_fail(fr, PC_E_FRAME_TOO_LARGE, err, "too many values", c);
+            if (c != ',' && ++fr->depth > PC_MAX_JSON_DEPTH)
                 return frame_fail(fr, PC_E_PROTOCOL, err, "JSON nested too deep", c);
         } else if (c == '}' || c == ']') {
             if (--fr->depth == 0) {

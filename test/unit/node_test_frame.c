@@ -299,6 +299,55 @@ static void test_size_limit(void)
     free(blob);
 }
 
+/* The value count: reported per frame, and a frame of cheap text that would
+ * parse into a huge tree ([{},{},...]) is refused before it is buffered whole. */
+static void test_value_limit(void)
+{
+    struct frame_reader fr;
+    const char *f;
+    size_t flen, used;
+    struct pc_err err;
+
+    frame_init(&fr, 1200); /* 100 values */
+    const char *msg = "{\"type\":\"x\",\"payload\":[1,2,{\"a\":\"{,[\"}]}";
+    CHECK_EQ_INT(frame_feed(&fr, msg, strlen(msg), &used, &f, &flen, &err), FRAME_READY);
+    /* '{' + ',' + '[' + ',' + ',' + '{' = 6; the braces and comma inside the string do not count */
+    CHECK_EQ_INT(frame_values(&fr), 6);
+    frame_destroy(&fr);
+
+    char buf[1200];
+    size_t k = 0;
+    buf[k++] = '{';
+    buf[k++] = '"';
+    buf[k++] = 'p';
+    buf[k++] = '"';
+    buf[k++] = ':';
+    buf[k++] = '[';
+    while (k + 4 < sizeof buf - 2) {
+        memcpy(buf + k, "{},", 3);
+        k += 3;
+    }
+    buf[k++] = '{';
+    buf[k++] = '}';
+    buf[k++] = ']';
+    buf[k++] = '}';
+    frame_init(&fr, 1200);
+    CHECK_EQ_INT(frame_feed(&fr, buf, k, &used, &f, &flen, &err), PC_E_FRAME_TOO_LARGE);
+    CHECK(strstr(err.reason, "values") != NULL);
+    frame_destroy(&fr);
+    /* byte by byte: refused at the 101st value, long before the frame ends */
+    frame_init(&fr, 1200);
+    size_t fed = 0;
+    int s = FRAME_MORE;
+    while (s == FRAME_MORE && fed < k) {
+        s = frame_feed(&fr, buf + fed, 1, &used, &f, &flen, &err);
+        fed += used;
+    }
+    CHECK_EQ_INT(s, PC_E_FRAME_TOO_LARGE);
+    CHECK(fed < 400);
+    frame_destroy(&fr);
+}
+
 /* A 4 MiB frame fed one byte at a time frames in linear time: the test would
  * time out (minutes) if every feed rescanned the frame. */
 static void test_large_bytewise(void)
@@ -420,6 +469,7 @@ int main(void)
     test_table();
     test_depth();
     test_size_limit();
+    test_value_limit();
     test_zero_copy();
     test_large_bytewise();
     test_random();

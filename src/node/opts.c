@@ -13,6 +13,8 @@
 
 #define KIB 1024LL
 #define MIB (1024LL * 1024LL)
+/* Room a send queue needs beyond one full frame (a ping, an error). */
+#define SENDQ_SLACK_BYTES (64 * KIB)
 
 enum {
     OPT_HELP = 'h',
@@ -531,6 +533,14 @@ enum opts_result opts_parse(int argc, char **argv, struct node_config *cfg, FILE
     }
     bool peer_flag_seen = false;
     enum opts_result r = parse_flags(argc, argv, cfg, out, err, &peer_flag_seen);
+    if (r == OPTS_RUN && cfg->send_queue_bytes < cfg->max_frame_bytes + SENDQ_SLACK_BYTES) {
+        /* Else every full-size reply would overflow the send queue and drop the peer. */
+        fprintf(err,
+                "peerchaind: --send-queue-bytes (%zu) must be at least --max-frame-bytes (%zu) "
+                "+ %lld\n",
+                cfg->send_queue_bytes, cfg->max_frame_bytes, SENDQ_SLACK_BYTES);
+        r = OPTS_EXIT_USAGE;
+    }
     if (r == OPTS_RUN && cfg->datadir == NULL && !default_datadir(cfg, err))
         r = OPTS_EXIT_USAGE;
     if (r != OPTS_RUN)

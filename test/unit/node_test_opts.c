@@ -103,7 +103,7 @@ static void test_all_flags(void)
                           "--queue-share-msgs",
                           "5",
                           "--send-queue-bytes",
-                          "4096",
+                          "131072",
                           "--handshake-timeout-ms",
                           "1000",
                           "--idle-timeout-ms",
@@ -131,7 +131,7 @@ static void test_all_flags(void)
         .max_frame_bytes = 65536,
         .queue_share_bytes = 2048,
         .queue_share_msgs = 5,
-        .send_queue_bytes = 4096,
+        .send_queue_bytes = 131072,
         .handshake_timeout_ms = 1000,
         .idle_timeout_ms = 3000,
         .ban_seconds = 0,
@@ -153,6 +153,7 @@ static void test_bad(void)
     static const char *const rows[][4] = {
         {"--no-such-flag", NULL},
         {"--p2p-port", "70000", NULL},
+        {"--send-queue-bytes", "65536", NULL}, /* below one frame + slack */
         {"--p2p-port", "abc", NULL},
         {"--p2p-port", "-1", NULL},
         {"--p2p-port", "80x", NULL},

@@ -251,6 +251,103 @@ def case_seed_peer(h):
     node.stop()
 
 
+def slow_sync_race(h, label, during):
+    """The node syncs a heavier fork F (forks after height 3, 33 blocks) from
+    a slow Python peer, 5 blocks a page; after the second page, `during`
+    (a function of node, C, F) changes the node's chain through another
+    connection. Afterwards the peer re-announces its tip, as a peer would.
+    Returns (node, C, F, expected final tip) for the caller to check."""
+    node = h.node("race-" + label)
+    c_chain = Chain().extend(9, tag="C-" + label)        # 1..10
+    node.offer(c_chain.range(2, 10))
+    node.wait_tip(c_chain.tip)
+    f_chain = c_chain.prefix(3).extend(30, tag="F-" + label)   # 1..33
+    expected = during.expected(c_chain, f_chain)
+    pages = 0
+    with hello_client(node, f_chain, source="127.0.0.120") as c:
+        deadline = time.monotonic() + 45
+        announced = False
+        for _ in range(5000):                              # bounded
+            if time.monotonic() > deadline:
+                break
+            m = c.recv(0.3)
+            if m is None:
+                if c.closed:
+                    break
+                t = pclib.try_tip(node.port)
+                if t and t["hash"] == expected["hash"]:
+                    break
+                if pages and not announced:
+                    # the node stopped asking: re-announce our tip once
+                    c.send("latestBlock", f_chain.tip)
+                    announced = True
+                continue
+            typ, p = m.get("type"), m.get("payload")
+            if typ == "getBlocks":
+                time.sleep(0.3)                            # a slow peer
+                blocks = answer_locator(f_chain, p.get("locator", []),
+                                        min(5, p.get("limit", 2000)))
+                c.send("blocks", {"blocks": blocks, "tip": f_chain.height})
+                pages += 1
+                announced = False
+                if pages == 2:
+                    during.act(h, node, c_chain, f_chain)
+            elif typ == "ping":
+                c.send("pong", p)
+            elif typ == "getPeers":
+                c.send("peers", {"peers": []})
+        h.check(not c.closed, "race %s: the slow honest peer is not disconnected" % label)
+    h.step("race %s: the node ends on the heaviest chain it was shown (height %d)" % (
+        label, expected["height"]), node.wait_tip, expected, 20)
+    full = pclib.whole_chain(node.port)
+    ch = Chain(full)
+    h.check(ch.validate() is None, "race %s: and that chain is valid" % label, ch.validate())
+    node.stop()
+
+
+class Grow:
+    """Meanwhile our own chain C grows by 5 (still lighter than F)."""
+    @staticmethod
+    def expected(c, f):
+        return f.tip
+
+    @staticmethod
+    def act(h, node, c, f):
+        more = [c.append(c.build_next(tag="C-grow")) for _ in range(5)]
+        node.offer(more)
+
+
+class ReorgHeavier:
+    """Meanwhile a fork G from height 2, heavier than F, is offered: the
+    node reorgs to G, F's fork point is gone, and G must win."""
+    g = None
+
+    @classmethod
+    def expected(cls, c, f):
+        cls.g = c.prefix(2).extend(40, tag="G-heavy")    # 1..42
+        return cls.g.tip
+
+    @classmethod
+    def act(cls, h, node, c, f):
+        node.offer(cls.g.range(3, cls.g.height))
+
+
+class ReorgLighter:
+    """Meanwhile a fork G from height 2, heavier than C but lighter than F:
+    the node reorgs to G (F's fork point is gone, its branch void), and when
+    the peer re-announces F the node must still end on F."""
+    g = None
+
+    @classmethod
+    def expected(cls, c, f):
+        cls.g = c.prefix(2).extend(18, tag="G-light")    # 1..20
+        return f.tip
+
+    @classmethod
+    def act(cls, h, node, c, f):
+        node.offer(cls.g.range(3, cls.g.height))
+
+
 def case_answer_getblocks(h):
     """The node's answers to getBlocks: blocks after the first locator hash
     it knows, at most `limit`, with its tip height; unknown locators start
@@ -422,6 +519,9 @@ def main(h):
     case_lighter(h)
     case_seed_peer(h)
     case_answer_getblocks(h)
+    slow_sync_race(h, "grow", Grow)
+    slow_sync_race(h, "reorg-heavier", ReorgHeavier)
+    slow_sync_race(h, "reorg-lighter", ReorgLighter)
     case_announce(h)
     case_peers_list(h)
     case_stall(h)

@@ -348,6 +348,39 @@ class ReorgLighter:
         node.offer(cls.g.range(3, cls.g.height))
 
 
+def case_seed_paging(h):
+    """A seed-protocol peer whose chain is longer than one allBlock page
+    (2000 blocks): the node must page with {from, limit} to get it all."""
+    node = h.node("seed-paging")
+    chain = Chain().extend(2150, tag="seedpage")       # 1..2151
+    asks = []
+    with pclib.Client(node.port, timeout=30) as c:
+        c.send("latestBlock", chain.tip)               # a seed peer's first message
+        deadline = time.monotonic() + 60
+        for _ in range(5000):                          # bounded
+            if time.monotonic() > deadline or c.closed:
+                break
+            m = c.recv(0.5)
+            if m is None:
+                t = pclib.try_tip(node.port)
+                if t and t["hash"] == chain.tip["hash"]:
+                    break
+                continue
+            if m.get("type") == "allBlock" and not isinstance(m.get("payload"), list):
+                p = m.get("payload")
+                asks.append(p)
+                start = p.get("from", 1) if isinstance(p, dict) else 1
+                lim = min(p.get("limit", 2000) if isinstance(p, dict) else 2000, 2000)
+                c.send("allBlock", chain.range(start, min(chain.height, start + lim - 1)))
+            elif m.get("type") == "latestBlock" and m.get("payload") in ({}, None):
+                c.send("latestBlock", chain.tip)
+    h.info("the node's allBlock requests: %s" % asks)
+    h.check(len(asks) >= 2, "the node asks a second allBlock page of a long seed chain", asks)
+    h.step("and reaches the seed peer's tip at height %d" % chain.height, node.wait_tip,
+           chain.tip, 20)
+    node.stop()
+
+
 def case_answer_getblocks(h):
     """The node's answers to getBlocks: blocks after the first locator hash
     it knows, at most `limit`, with its tip height; unknown locators start
@@ -519,6 +552,7 @@ def main(h):
     case_lighter(h)
     case_seed_peer(h)
     case_answer_getblocks(h)
+    case_seed_paging(h)
     slow_sync_race(h, "grow", Grow)
     slow_sync_race(h, "reorg-heavier", ReorgHeavier)
     slow_sync_race(h, "reorg-lighter", ReorgLighter)

@@ -17,6 +17,7 @@ at the tip or end at genesis, a next page asked from the wrong place, a reorg
 to an invalid or lighter branch, or a ban for an honest lighter chain.
 """
 
+import threading
 import time
 
 import pclib
@@ -381,6 +382,70 @@ def case_seed_paging(h):
     node.stop()
 
 
+class PeerThread:
+    """A Python peer in its own thread: hello with its chain's work, then
+    serves getBlocks with small, slow pages until stopped (bounded)."""
+
+    def __init__(self, node, chain, source, page=4, delay=0.1):
+        self.c = hello_client(node, chain, source=source)
+        self.chain, self.page, self.delay = chain, page, delay
+        self.stop = threading.Event()
+        self.pages = 0
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline and not self.c.closed:
+            try:
+                m = self.c.recv(0.2)
+                if m is None:
+                    continue
+                t, p = m.get("type"), m.get("payload")
+                if t == "getBlocks":
+                    time.sleep(self.delay)
+                    self.c.send("blocks", {"blocks": answer_locator(
+                        self.chain, p.get("locator", []), min(self.page, p.get("limit", 2000))),
+                        "tip": self.chain.height})
+                    self.pages += 1
+                elif t == "ping":
+                    self.c.send("pong", p)
+                elif t == "getPeers":
+                    self.c.send("peers", {"peers": []})
+            except (OSError, ValueError):
+                return
+
+    def close(self):
+        self.stop.set()
+        self.t.join(5)
+        self.c.close()
+
+
+def case_two_syncs(h):
+    """Two slow peers with different heavier forks sync the node at once:
+    it ends on the heavier of the two."""
+    node = h.node("two-syncs")
+    base = Chain().extend(5, tag="two-base")              # 1..6
+    node.offer(base.range(2, 6))
+    node.wait_tip(base.tip)
+    fa = base.prefix(2).extend(24, tag="fork-a")          # 1..26
+    fb = base.prefix(4).extend(26, tag="fork-b")          # 1..30, heavier
+    pa = PeerThread(node, fa, "127.0.0.130")
+    pb = PeerThread(node, fb, "127.0.0.131")
+    try:
+        h.step("two concurrent syncs end on the heavier fork (height %d)" % fb.height,
+               node.wait_tip, fb.tip, 45)
+        h.info("pages served: fork a %d, fork b %d" % (pa.pages, pb.pages))
+        h.check(not pa.c.closed and not pb.c.closed, "neither honest peer is disconnected")
+    finally:
+        pa.close()
+        pb.close()
+    full = pclib.whole_chain(node.port)
+    h.check([b["hash"] for b in full] == [b["hash"] for b in fb.blocks],
+            "the node holds fork b block for block")
+    node.stop()
+
+
 def case_answer_getblocks(h):
     """The node's answers to getBlocks: blocks after the first locator hash
     it knows, at most `limit`, with its tip height; unknown locators start
@@ -553,6 +618,7 @@ def main(h):
     case_seed_peer(h)
     case_answer_getblocks(h)
     case_seed_paging(h)
+    case_two_syncs(h)
     slow_sync_race(h, "grow", Grow)
     slow_sync_race(h, "reorg-heavier", ReorgHeavier)
     slow_sync_race(h, "reorg-lighter", ReorgLighter)

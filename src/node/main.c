@@ -70,6 +70,7 @@ int main(int argc, char **argv)
         goto out;
     }
     randombytes_buf(&n->nonce, sizeof n->nonce);
+    n->started_ms = node_mono_ms();
     atomic_init(&n->stopping, false);
     atomic_init(&n->tip_changed, false);
     if (pthread_mutex_init(&n->tip_mu, NULL) != 0) {
@@ -93,6 +94,10 @@ int main(int argc, char **argv)
         node_log(LOG_ERROR, NULL, "cannot start the network");
         goto out;
     }
+    if (api_start(n) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot start the HTTP API");
+        goto out;
+    }
     if (n->cfg.mine) {
         if (miner_start(n) != 0) {
             node_log(LOG_ERROR, NULL, "cannot start the miner");
@@ -108,6 +113,7 @@ int main(int argc, char **argv)
 
 out:
     atomic_store(&n->stopping, true);
+    api_stop(n); /* first: no request runs while the rest stops */
     net_stop(n);
     if (miner)
         miner_stop(n);

@@ -937,6 +937,8 @@ class Node:
         self.use_port_flag = use_port_flag
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=harness.tmp)
         self.port_file = os.path.join(self.dir, "port")
+        self.api_port_file = os.path.join(self.dir, "api-port")
+        self.api_port = None
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.proc = None
         self.port = None
@@ -949,16 +951,31 @@ class Node:
             a += ["--p2p-port", str(self.req_port)]
         for p in self.peers:
             a += ["--peer", p]
+        a += self.api_args()
         # --port-file last: test_cli checks the flag order separately.
         return a + self.extra + ["--port-file", self.port_file]
+
+    def has_api(self):
+        return "--no-api" not in self.extra
+
+    def api_args(self):
+        """The HTTP API on an ephemeral port (many nodes share 127.0.0.1),
+        written to api_port_file; unless the test chose a port itself (a flag
+        in args, or HTTP_PORT in env) or turned the API off."""
+        if not self.has_api():
+            return []
+        chose = any(x == "--api-port" or x.startswith("--api-port=") for x in self.extra)
+        chose = chose or bool(self.env and "HTTP_PORT" in self.env)
+        return ([] if chose else ["--api-port", "0"]) + ["--api-port-file", self.api_port_file]
 
     def start(self, wait=True):
         if self.proc is not None and self.proc.poll() is None:
             raise TestFailure("%s already running" % self.name)
-        try:
-            os.unlink(self.port_file)
-        except FileNotFoundError:
-            pass
+        for f in (self.port_file, self.api_port_file):
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
         self.runs += 1
         env = dict(os.environ)
         if self.env:
@@ -985,6 +1002,9 @@ class Node:
             try:
                 with open(self.port_file) as f:
                     txt = f.read().strip()
+                if txt and self.has_api():
+                    with open(self.api_port_file) as f:
+                        self.api_port = int(f.read().strip())
                 if txt:
                     self.port = int(txt)
                     return self.port

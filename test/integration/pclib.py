@@ -940,13 +940,16 @@ class Node:
         self.api_port_file = os.path.join(self.dir, "api-port")
         self.api_port = None
         self.log_path = os.path.join(self.dir, "stderr.log")
+        # Each node keeps its chain in its own temp dir (never $HOME), kept
+        # across restarts of the same Node so that storage is exercised.
+        self.datadir = os.path.join(self.dir, "data")
         self.proc = None
         self.port = None
         self.runs = 0
 
     def argv(self):
         a = [self.h.peerchaind, "--network", self.network, "--bind", self.bind,
-             "--log-level", "debug"]
+             "--log-level", "debug", "--datadir", self.datadir]
         if self.use_port_flag:
             a += ["--p2p-port", str(self.req_port)]
         for p in self.peers:

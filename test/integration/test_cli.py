@@ -42,7 +42,9 @@ def main(h):
     for flag in (b"--network", b"--p2p-port", b"--peer", b"--mine", b"--max-inbound"):
         h.check(flag in out, "--help mentions %s" % flag.decode(), None)
 
-    safe = ["--bind", "127.0.0.1"]   # if a bad flag is ignored, still listen on loopback only
+    # If a bad flag were ignored, the node would still listen on loopback
+    # only, keep its chain in our temp dir and not serve the API.
+    safe = ["--bind", "127.0.0.1", "--datadir", os.path.join(h.tmp, "bad-flags"), "--no-api"]
     bad = [
         (["--no-such-flag"] + safe + ["--p2p-port", "0"], "unknown flag"),
         (safe + ["--p2p-port", "70000"], "--p2p-port 70000"),
@@ -109,7 +111,8 @@ def main(h):
     # Flag order does not matter: --port-file before --peer.
     pf = os.path.join(h.tmp, "order.port")
     o = subprocess.Popen([h.peerchaind, "--port-file", pf, "--network", "regtest", "--bind",
-                          "127.0.0.1", "--p2p-port", "0", "--peer", "127.0.0.1:1"],
+                          "127.0.0.1", "--p2p-port", "0", "--datadir",
+                          os.path.join(h.tmp, "order"), "--no-api", "--peer", "127.0.0.1:1"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, preexec_fn=pclib._child_setup)
     try:

@@ -3,10 +3,11 @@
 A three-node cluster on fixed (pre-chosen) ports, each node given the other
 two with --peer. One node is stopped with SIGTERM and one killed with SIGKILL
 while the others go on growing the chain; each is restarted on the same port
-with the same peers and must catch up with the cluster's tip (there is no
-storage yet: a restarted node starts from genesis and syncs). Last, a node is
+with the same peers and must catch up with the cluster's tip. Last, a node is
 restarted with no --peer at all, so only its peers' connectors redialling
-its port can bring it back.
+its port can bring it back. A lone node (no peers, so nobody can hand its
+chain back) checks storage: after SIGTERM it restarts on the chain it had;
+after SIGKILL on a valid prefix of it, never a corrupt or foreign one.
 
 How this fails if the feature is broken: the restarted node stays at genesis
 (no redial / no sync), cannot bind its port after SIGKILL (no SO_REUSEADDR),
@@ -28,6 +29,36 @@ def agree(h, nodes, block, what, timeout=60):
     for n in nodes:
         h.step("%s: %s reaches height %d" % (what, n.name, block["height"]), n.wait_tip, block,
                timeout)
+
+
+def storage(h):
+    lone = h.node("lone")
+    chain = Chain().extend(6, tag="stored")
+    t = lone.offer(chain.range(2, 7))
+    h.check(t is not None and t["hash"] == chain.tip["hash"], "lone node takes 7 blocks",
+            t and t.get("height"))
+    lone.stop()
+    lone.peers = []
+    lone.start()
+    t = pclib.try_tip(lone.port)
+    h.check(t is not None and t["hash"] == chain.tip["hash"],
+            "after SIGTERM and restart, the lone node has its chain from storage",
+            t and t.get("height"))
+    more = [chain.append(chain.build_next(tag="stored2")) for _ in range(3)]
+    t = lone.offer(more)
+    h.check(t is not None and t["hash"] == chain.tip["hash"], "and extends it (height 10)",
+            t and t.get("height"))
+    lone.kill()
+    lone.start()
+    full = h.step("after SIGKILL and restart, the lone node serves its chain",
+                  pclib.whole_chain, lone.port)
+    if full is not None:
+        n = len(full)
+        h.check(n >= 1 and [b["hash"] for b in full] == [b["hash"] for b in chain.blocks[:n]],
+                "after SIGKILL the stored chain is a prefix of ours (height %d of %d)" % (
+                    n, chain.height))
+        h.info("after SIGKILL the lone node kept %d of %d blocks" % (n, chain.height))
+    lone.stop()
 
 
 def main(h):
@@ -78,6 +109,7 @@ def main(h):
     for n in nodes:
         if n.running():
             n.stop()
+    storage(h)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ does not exit 0 on SIGTERM, or blocks offered to it after the restart do not
 reach the others.
 """
 
+import os
+import time
+
 import pclib
 from pclib import Chain
 
@@ -58,7 +61,76 @@ def storage(h):
                 "after SIGKILL the stored chain is a prefix of ours (height %d of %d)" % (
                     n, chain.height))
         h.info("after SIGKILL the lone node kept %d of %d blocks" % (n, chain.height))
+
+    # A reorg must be stored as a reorg.
+    fork = chain.prefix(3).extend(12, tag="stored-fork")       # 1..15 beats 1..10
+    t = lone.offer(fork.range(4, 15))
+    h.check(t is not None and t["hash"] == fork.tip["hash"], "the lone node reorgs to a fork",
+            t and t.get("height"))
     lone.stop()
+    lone.start()
+    full = h.step("after the reorg and a restart, it serves its chain", pclib.whole_chain,
+                  lone.port)
+    if full is not None:
+        h.check([b["hash"] for b in full] == [b["hash"] for b in fork.blocks],
+                "the stored chain is the fork, block for block (no stale blocks of the old one)",
+                len(full))
+
+    # SIGKILL in the middle of a big write: a valid chain after restart.
+    big = fork.copy().extend(1500, tag="big")
+    with pclib.Client(lone.port) as c:
+        c.hello()
+        c.send("allBlock", big.range(16, 1000))
+        c.send("allBlock", big.range(1001, big.height))
+        time.sleep(0.05)
+        lone.kill()
+    lone.start()
+    full = h.step("after SIGKILL mid-write, it restarts and serves a chain", pclib.whole_chain,
+                  lone.port)
+    if full is not None:
+        n = len(full)
+        h.check(n >= fork.height and [b["hash"] for b in full] == [b["hash"] for b in
+                                                                 big.blocks[:n]],
+                "that chain is a prefix of what it was given (height %d)" % n)
+        h.check(Chain(full).validate() is None, "and valid", Chain(full).validate())
+    lone.stop()
+
+    # Storage of another network, and damaged storage: refuse, never crash.
+    other = h.node("other-net", network="main", start=False)
+    other.datadir = lone.datadir
+    rc = None
+    try:
+        other.start()
+        t = pclib.try_tip(other.port, network="main")
+        h.check(t is not None and t["height"] == 1 and t["hash"] == pclib.genesis("main")["hash"]
+                if t else False, "a main node on a regtest datadir either refuses or starts "
+                "from main's genesis", t)
+        other.stop()
+    except pclib.TestFailure:
+        rc = other.proc.wait(10)
+        other._forget()
+        h.check(rc is not None and rc > 0, "a main node on a regtest datadir refuses to start "
+                "(exit %s)" % rc)
+        other.check_sanitizers()
+    for f in os.listdir(lone.datadir):
+        if f.endswith(".mdb") and not f.startswith("lock"):
+            with open(os.path.join(lone.datadir, f), "r+b") as fh:
+                fh.seek(0)
+                fh.write(os.urandom(8192))
+    try:
+        lone.start()
+        full = pclib.whole_chain(lone.port)
+        h.check(Chain(full).validate() is None, "on damaged storage the node serves a valid "
+                "chain (or refuses to start)", len(full))
+        lone.stop()
+    except (pclib.TestFailure, OSError) as e:
+        rc = lone.proc.wait(10)
+        lone._forget()
+        h.check(rc is not None and rc > 0, "on damaged storage the node refuses to start "
+                "with an error exit, not a crash (exit %s)" % rc, e)
+        lone.check_sanitizers()
+        tail = lone.log().strip().splitlines()[-3:]
+        h.info("damaged storage: %s" % tail)
 
 
 def main(h):

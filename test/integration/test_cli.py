@@ -61,6 +61,13 @@ def main(h):
         (safe + ["--p2p-port", "0", "--ban-seconds", "-5"], "--ban-seconds -5"),
         (safe + ["--p2p-port", "0", "--handshake-timeout-ms", "1e3"],
          "--handshake-timeout-ms 1e3"),
+        (safe + ["--p2p-port", "0", "--api-port", "70000"], "--api-port 70000"),
+        (safe + ["--p2p-port", "0", "--log-level", "loud"], "--log-level loud"),
+        (safe + ["--p2p-port", "0", "--bind", "not-an-ip"], "--bind not-an-ip"),
+        (safe + ["--p2p-port", "0", "--peer", "127.0.0.1"], "--peer without a port"),
+        (safe + ["--p2p-port", "0", "--peer", "127.0.0.1:99999"], "--peer port 99999"),
+        (safe + ["--p2p-port", "0", "--max-frame-bytes", "0"], "--max-frame-bytes 0"),
+        (safe + ["--p2p-port", "0", "stray-argument"], "a stray argument"),
     ]
     for args, label in bad:
         rc, out, err = run(h, args)

@@ -16,9 +16,9 @@
 
 #include <stddef.h>
 
-/* Far above any status or peer list, and above a page of 1000 blocks of
- * ordinary size; a page of full blocks (1 MiB of data each) is not: the
- * error says to ask for fewer blocks. */
+/* Far above any answer an honest node sends: it ends a /blocks page once
+ * the page passes 16 MiB, and one block is at most ~6 MiB of JSON (1 MiB of
+ * data with every byte escaped). */
 #define HTTP_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
 #define HTTP_WHY_BYTES 256u /* a transport failure, one line */
 

@@ -220,6 +220,15 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* True if the n bytes at p (not NUL-terminated) are all JSON whitespace. */
+static bool is_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
 /* A POST body so far is kept in r->body. The JSON object it must hold, or a
  * one-line reason (into why) why not. An empty body counts as {}. */
 static json_t *body_object(const struct req *r, char *why, size_t why_len)
@@ -240,7 +249,7 @@ static json_t *body_object(const struct req *r, char *why, size_t why_len)
         snprintf(why, why_len, "body: %s", err.reason);
     } else if (rc != FRAME_READY) {
         snprintf(why, why_len, "body: not one complete JSON object");
-    } else if (strspn(r->body.data + used, " \t\r\n") != r->body.len - used) {
+    } else if (!is_blank(r->body.data + used, r->body.len - used)) {
         snprintf(why, why_len, "body: something follows the JSON object");
     } else {
         json_error_t je;

@@ -5,7 +5,6 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,7 +67,13 @@ static const char *show_progress(char *out, size_t cap, const json_t *v)
 {
     if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)
         return show(out, cap, v);
-    snprintf(out, cap, "%g%%", floor(json_number_value(v) * 1000.0) / 10.0);
+    /* Truncation is rounding down here: the value is not negative. No floor()
+     * from libm, which this program does not link. */
+    long tenths = (long)(json_number_value(v) * 1000.0);
+    if (tenths % 10 == 0)
+        snprintf(out, cap, "%ld%%", tenths / 10);
+    else
+        snprintf(out, cap, "%ld.%ld%%", tenths / 10, tenths % 10);
     return out;
 }
 

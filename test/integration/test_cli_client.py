@@ -486,6 +486,12 @@ def check_requests(h, cli, fake):
     for want in ("regtest", "peerchain-regtest-1", "1 inbound, 2 outbound", "synced", "100%",
                  "1h 2m 5s"):
         h.check(want in out, "status shows %r" % want, out)
+    fake.route("/status", json_answer(200, {
+        "sync": {"state": "syncing", "height": 4567, "target": 10000, "progress": 0.4567}}))
+    out = expect_ok(h, cli, a + ["status"], "status while syncing")
+    h.check(re.search(r"^sync: +syncing \(height 4567 of 10000, 45\.6%\)$", out, re.M),
+            "status shows sync progress as a percentage, rounded down", out)
+    fake.route("/status", json_answer(200, {"uptimeSeconds": 3725}))
     out = expect_ok(h, cli, a + ["status", "--json"], "status --json (flag after the command)")
     h.check(json.loads(out)["uptimeSeconds"] == 3725, "--json prints the node's JSON", out[:200])
     fake.route("/status", raw_answer(200, '{"b": 1,   "a": [2]}'))

@@ -194,54 +194,22 @@ void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
     free(data);
 }
 
-json_t *node_peer_addresses(struct node *n)
-{
-    json_t *arr = json_array();
-    struct net *net = n->net;
-    if (arr == NULL || net == NULL)
-        return arr;
-    sync_lock(&net->peers_mu);
-    for (struct peer *p = net->peers; p != NULL; p = p->reg_next) {
-        if (json_array_size(arr) >= PC_MAX_PEERS_PER_MESSAGE)
-            break;
-        int port = atomic_load(&p->listen_port);
-        if (!atomic_load(&p->handshaked) || atomic_load(&p->seed) || port <= 0)
-            continue;
-        char a[ADDR_STR_BYTES];
-        addr_join(p->ip, port, a);
-        json_t *s = json_string(a);
-        if (s == NULL || json_array_append_new(arr, s) != 0)
-            break;
-    }
-    sync_unlock(&net->peers_mu);
-    return arr;
-}
+/* How a registry walk describes one peer: 0 with *out a new JSON value,
+ * or NULL to leave the peer out; PC_E_NOMEM. Called under peers_mu. */
+typedef int (*peer_json_fn)(const struct peer *p, bool verbose, json_t **out);
 
-json_t *node_peer_list(struct node *n, bool verbose)
+/* A JSON array of what fn makes of the registered peers, at most max of
+ * them, built under peers_mu. New reference; NULL on allocation failure. */
+static json_t *peers_json(struct node *n, peer_json_fn fn, bool verbose, size_t max)
 {
     json_t *arr = json_array();
     struct net *net = n->net;
     if (arr == NULL || net == NULL)
         return arr;
     sync_lock(&net->peers_mu);
-    for (struct peer *p = net->peers; p != NULL; p = p->reg_next) {
-        if (!atomic_load(&p->handshaked) || atomic_load(&p->closing))
-            continue;
-        json_t *e;
-        if (verbose) {
-            int port = atomic_load(&p->listen_port);
-            char listen[ADDR_STR_BYTES];
-            if (port > 0)
-                addr_join(p->ip, port, listen);
-            e = json_pack("{s:I, s:s, s:s, s:s, s:I, s:s?}", "id", (json_int_t)p->id, "addr",
-                          p->addr, "direction", p->inbound ? "inbound" : "outbound", "protocol",
-                          atomic_load(&p->seed) ? "seed" : "peerchain", "height",
-                          (json_int_t)atomic_load(&p->claimed_height), "listen",
-                          port > 0 ? listen : NULL);
-        } else {
-            e = json_string(p->addr);
-        }
-        if (e == NULL || json_array_append_new(arr, e) != 0) {
+    for (struct peer *p = net->peers; p != NULL && json_array_size(arr) < max; p = p->reg_next) {
+        json_t *e = NULL;
+        if (fn(p, verbose, &e) != 0 || (e != NULL && json_array_append_new(arr, e) != 0)) {
             json_decref(arr);
             arr = NULL;
             break;
@@ -249,6 +217,50 @@ json_t *node_peer_list(struct node *n, bool verbose)
     }
     sync_unlock(&net->peers_mu);
     return arr;
+}
+
+/* A `peers` entry: the listen address of a handshaked peerchain peer. */
+static int listen_address(const struct peer *p, bool verbose, json_t **out)
+{
+    (void)verbose;
+    int port = atomic_load(&p->listen_port);
+    if (!atomic_load(&p->handshaked) || atomic_load(&p->seed) || port <= 0)
+        return 0;
+    char a[ADDR_STR_BYTES];
+    addr_join(p->ip, port, a);
+    *out = json_string(a);
+    return *out != NULL ? 0 : PC_E_NOMEM;
+}
+
+json_t *node_peer_addresses(struct node *n)
+{
+    return peers_json(n, listen_address, false, PC_MAX_PEERS_PER_MESSAGE);
+}
+
+/* An API /peers entry for a handshaked, open peer. */
+static int api_entry(const struct peer *p, bool verbose, json_t **out)
+{
+    if (!atomic_load(&p->handshaked) || atomic_load(&p->closing))
+        return 0;
+    if (!verbose) {
+        *out = json_string(p->addr);
+        return *out != NULL ? 0 : PC_E_NOMEM;
+    }
+    int port = atomic_load(&p->listen_port);
+    char listen[ADDR_STR_BYTES];
+    if (port > 0)
+        addr_join(p->ip, port, listen);
+    *out =
+        json_pack("{s:I, s:s, s:s, s:s, s:I, s:s?}", "id", (json_int_t)p->id, "addr", p->addr,
+                  "direction", p->inbound ? "inbound" : "outbound", "protocol",
+                  atomic_load(&p->seed) ? "seed" : "peerchain", "height",
+                  (json_int_t)atomic_load(&p->claimed_height), "listen", port > 0 ? listen : NULL);
+    return *out != NULL ? 0 : PC_E_NOMEM;
+}
+
+json_t *node_peer_list(struct node *n, bool verbose)
+{
+    return peers_json(n, api_entry, verbose, SIZE_MAX);
 }
 
 uint64_t node_peers_best_height(struct node *n)

@@ -2,21 +2,32 @@
  * peerchaind: parses options, starts the queue, the chain worker, the network
  * and the miner, waits for SIGINT/SIGTERM, and stops everything in order.
  *
+ * Before any thread starts, main locks the data directory (flock on
+ * DATADIR/.lock: one node per directory; the kernel drops the lock when the
+ * process dies, however it dies) and opens the chain store; a store that
+ * fails its checks stops the start with its reason, never a reset
+ * (docs/storage.md). The store is closed after the worker is joined.
+ *
  * SIGINT and SIGTERM are blocked before any thread exists, so every thread
  * inherits the mask and only main takes them, with sigtimedwait (1 s ticks
  * to reap finished connection threads). SIGPIPE is ignored: sends use
  * MSG_NOSIGNAL, and nothing else should kill the node on a dead socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "net.h"
 #include "node.h"
 #include "opts.h"
+#include "store.h"
 #include "sync.h"
 
 static int block_signals(sigset_t *set)
@@ -47,6 +58,57 @@ static int wait_for_signal(struct node *n, const sigset_t *set)
     }
 }
 
+/* mkdir -p dir (mode 0700): the default $HOME/.peerchain/NETWORK may not
+ * exist yet. 0, or -1 with errno. */
+static int make_dirs(const char *dir)
+{
+    char path[PC_MAX_PATH_BYTES + 1];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, len + 1);
+    for (char *c = path + 1; *c != '\0'; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *c = '/';
+    }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates the data directory and takes an exclusive lock on DATADIR/.lock,
+ * held until the process exits. The lock fd, or -1 after logging why. */
+static int lock_datadir(const char *dir)
+{
+    char path[PC_MAX_PATH_BYTES + 16];
+    if (make_dirs(dir) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot create the data directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        node_log(LOG_ERROR, NULL, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc;
+    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        if (errno == EWOULDBLOCK)
+            node_log(LOG_ERROR, NULL, "data directory %s is in use by another peerchaind", dir);
+        else
+            node_log(LOG_ERROR, NULL, "cannot lock %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int main(int argc, char **argv)
 {
     static struct node node; /* large; zeroed; lives as long as the process */
@@ -58,7 +120,7 @@ int main(int argc, char **argv)
         return 2;
     node_log_set_level((enum log_level)n->cfg.log_level);
 
-    int rc = 1;
+    int rc = 1, lock_fd = -1;
     bool tip_mu = false, queue = false, worker = false, miner = false;
     sigset_t set;
     if (block_signals(&set) != 0) {
@@ -72,6 +134,7 @@ int main(int argc, char **argv)
     randombytes_buf(&n->nonce, sizeof n->nonce);
     n->started_ms = node_mono_ms();
     atomic_init(&n->stopping, false);
+    atomic_init(&n->failed, false);
     atomic_init(&n->tip_changed, false);
     if (pthread_mutex_init(&n->tip_mu, NULL) != 0) {
         node_log(LOG_ERROR, NULL, "pthread_mutex_init failed");
@@ -85,6 +148,13 @@ int main(int argc, char **argv)
     queue = true;
     node_log(LOG_INFO, NULL, "peerchaind %s starting on network %s (%s)", PC_VERSION_STRING,
              n->cfg.net->name, n->cfg.net->id);
+    if ((lock_fd = lock_datadir(n->cfg.datadir)) < 0)
+        goto out;
+    struct pc_err err = {0};
+    if (pc_store_open(n->cfg.datadir, n->cfg.net, 0, &n->store, &err) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot open the chain in %s: %s", n->cfg.datadir, err.reason);
+        goto out;
+    }
     if (worker_start(n) != 0) {
         node_log(LOG_ERROR, NULL, "cannot start the chain worker");
         goto out;
@@ -121,6 +191,12 @@ out:
         queue_close(&n->queue);
     if (worker)
         worker_stop(n);
+    pc_store_close(n->store); /* after the worker, its only writer */
+    n->store = NULL;
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (atomic_load(&n->failed))
+        rc = 1;
     net_free(n);
     if (queue)
         queue_destroy(&n->queue);

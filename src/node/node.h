@@ -246,6 +246,8 @@ struct node {
                                 Atomic: it is only a cancel hint for pc_mine. */
 
     atomic_bool stopping; /* set once by main on SIGINT/SIGTERM; read anywhere */
+    atomic_bool failed;   /* set by a thread that cannot go on (the store keeps failing)
+                             before it sends SIGTERM to the process: main then exits 1 */
 
     struct net *net;        /* net.c's private state (peers registry, bans, threads) */
     struct worker *worker;  /* worker.c's private state */

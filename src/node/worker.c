@@ -12,8 +12,17 @@
  * Invariants:
  *  - w->chain and every struct peer_state are owned by pc-chain (main only
  *    creates the chain before the thread starts and frees it after the join).
- *  - The chain changes only through pc_chain_append and pc_chain_adopt, with
- *    blocks that passed validation; any failure leaves it untouched.
+ *  - w->chain is an index chain (chain.h): hashes, timestamps, difficulties
+ *    and work per height, and the tip block. The blocks themselves are in
+ *    the store (n->store, docs/storage.md); replies that carry old blocks
+ *    copy their stored JSON, which is exactly the wire form.
+ *  - Every change goes: validate -> pc_store_commit (durable) -> change the
+ *    in-memory chain -> publish the tip -> announce. The chain changes only
+ *    through pc_chain_append and pc_chain_adopt, with blocks that passed
+ *    validation and are already on disk; a failed commit leaves the chain
+ *    untouched (the block is dropped, not held against its peer). If the
+ *    store keeps failing, or memory runs out after a commit so that the
+ *    store and the chain disagree, the worker stops the node (stop_node).
  *  - After every change of the tip: node_publish_tip, n->tip_changed raised,
  *    and a `latestBlock` announcement to every peer but the source.
  *  - A peer with a sync in progress is on w->syncing, and the list holds a
@@ -34,12 +43,17 @@
  * (alone), and whatever peer_send / node_broadcast take inside.
  */
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node.h"
+#include "peer.h"
+#include "store.h"
 #include "sync.h"
 
 /* How long queue_pop waits before the loop looks at its timers. */
@@ -56,6 +70,10 @@
 /* A lower bound on a block's compact JSON (its three hashes alone are 192
  * characters): caps the blocks one allBlock frame can carry. */
 #define MIN_BLOCK_JSON_BYTES 200u
+/* Store commits that may fail in a row before the worker stops the node. */
+#define WORKER_STORE_MAX_FAILURES 3u
+/* First allocation for a reply page built from stored JSON (it grows). */
+#define REPLY_INITIAL_BYTES (64u * 1024u)
 /* Rejections are counted per code in slots 1..63 (-code); others in slot 0. */
 #define REJECT_CODE_SLOTS 64
 
@@ -138,6 +156,7 @@ struct worker {
     atomic_bool quit;           /* set once by worker_stop: drain and exit */
     uint64_t chain_gen;         /* pc-chain: bumps on every change of the tip */
     struct peer_state *syncing; /* pc-chain: peers with a sync in progress */
+    unsigned store_failures;    /* pc-chain: store commits failed in a row */
     struct worker_stats stats;
 };
 
@@ -248,6 +267,8 @@ static void invalid(struct worker *w, struct peer *p, const struct pc_err *err)
     count_reject(w, err->code);
     if (err->code == PC_E_NOMEM)
         node_log(LOG_ERROR, p, "dropped blocks: %s", err->reason);
+    else if (err->code == PC_E_STORE || err->code == PC_E_CORRUPT)
+        node_log(LOG_DEBUG, p, "dropped blocks: not stored"); /* logged by store_commit */
     else if (err->code == PC_E_GENESIS)
         peer_close(p, PC_E_NETWORK, err->reason);
     else
@@ -263,41 +284,95 @@ static void blocks_free(pc_block **blocks, size_t n)
 
 /* --------------------------------------------------------------- replies */
 
-/*
- * Our blocks from height `from` on, at most `limit` of them and at most the
- * page budget in serialized bytes: a page holds at least one block when one
- * remains, unless that block alone cannot fit in a frame. New array
- * reference; NULL on allocation failure.
- */
-static json_t *page_from(struct worker *w, uint64_t from, uint64_t limit)
+/* A reply built from stored JSON: bytes in a buffer that grows up to cap. */
+struct reply {
+    char *data;
+    size_t len, size, cap;
+};
+
+static bool reply_put(struct reply *r, const char *bytes, size_t n)
 {
-    json_t *arr = json_array();
-    if (arr == NULL)
-        return NULL;
+    if (n > r->cap - r->len)
+        return false;
+    if (r->len + n > r->size) {
+        size_t size = r->size ? r->size : REPLY_INITIAL_BYTES;
+        while (size < r->len + n)
+            size *= 2;
+        if (size > r->cap)
+            size = r->cap;
+        char *data = realloc(r->data, size);
+        if (data == NULL)
+            return false;
+        r->data = data;
+        r->size = size;
+    }
+    memcpy(r->data + r->len, bytes, n);
+    r->len += n;
+    return true;
+}
+
+/*
+ * Sends a page of our blocks from height `from` on, at most `limit` of them
+ * and at most the page budget in serialized bytes: a page holds at least one
+ * block when one remains, unless that block alone cannot fit in a frame.
+ * is_blocks_reply: {"type":"blocks","payload":{"blocks":[...],"tip":N}};
+ * else {"type":"allBlock","payload":[...]}. The blocks are the store's
+ * compact JSON, copied as they are (it is the wire form): nothing is parsed
+ * or encoded again, and the chain worker keeps no old blocks in memory.
+ */
+static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, uint64_t from,
+                      uint64_t limit)
+{
+    const char *type = is_blocks_reply ? "blocks" : "allBlock";
+    struct pc_store_reader *rd = NULL;
+    struct pc_err err = {0};
+    if (pc_store_reader_begin(w->n->store, &rd, &err) != 0) {
+        node_log(LOG_ERROR, p, "%s not answered: %s", type, err.reason);
+        return;
+    }
+    uint64_t tip = pc_store_reader_tip(rd);
+    assert(tip == pc_chain_height(w->chain)); /* the worker is the only writer */
     size_t budget = page_budget(w), used = 2; /* "[]" */
-    uint64_t tip = pc_chain_height(w->chain);
-    for (uint64_t h = from; budget > used && h >= 1 && h <= tip && json_array_size(arr) < limit;
-         h++) {
-        json_t *bj = pc_block_to_json(pc_chain_at(w->chain, h));
-        if (bj == NULL)
-            goto fail;
-        size_t sz = json_size(bj);
-        size_t need = sz == SIZE_MAX ? SIZE_MAX : sz + (json_array_size(arr) > 0);
-        if (need > budget - used) {
-            if (json_array_size(arr) == 0)
-                node_log(LOG_WARN, NULL, "block %" PRIu64 " does not fit in a %zu-byte frame", h,
-                         w->n->cfg.max_frame_bytes);
-            json_decref(bj);
+    char tail[64];
+    int tail_len = is_blocks_reply ? snprintf(tail, sizeof tail, "],\"tip\":%" PRIu64 "}}\n", tip)
+                                   : snprintf(tail, sizeof tail, "]}\n");
+    const char *head = is_blocks_reply ? "{\"type\":\"blocks\",\"payload\":{\"blocks\":["
+                                       : "{\"type\":\"allBlock\",\"payload\":[";
+    struct reply r = {NULL, 0, 0, strlen(head) + budget + (size_t)tail_len};
+    bool is_ok = reply_put(&r, head, strlen(head));
+    uint64_t n = 0;
+    for (uint64_t h = from; is_ok && h >= 1 && h <= tip && n < limit; h++) {
+        const char *json;
+        size_t len;
+        int rc = pc_store_get_json(rd, h, &json, &len);
+        if (rc != 0) {
+            node_log(LOG_ERROR, p, "%s not answered: block %" PRIu64 " unreadable: %s", type, h,
+                     pc_strerror(rc));
+            is_ok = false;
             break;
         }
-        if (json_array_append_new(arr, bj) != 0)
-            goto fail;
+        size_t need = len + (n > 0);
+        if (need > budget - used) {
+            if (n == 0)
+                node_log(LOG_WARN, NULL, "block %" PRIu64 " does not fit in a %zu-byte frame", h,
+                         w->n->cfg.max_frame_bytes);
+            break;
+        }
+        is_ok = (n == 0 || reply_put(&r, ",", 1)) && reply_put(&r, json, len);
         used += need;
+        n++;
     }
-    return arr;
-fail:
-    json_decref(arr);
-    return NULL;
+    pc_store_reader_end(rd);
+    if (is_ok)
+        is_ok = reply_put(&r, tail, (size_t)tail_len);
+    if (!is_ok) {
+        if (r.data == NULL || r.len < r.cap)
+            node_log(LOG_ERROR, p, "cannot build %s; not sent", type);
+    } else if (peer_send_bytes(p, r.data, r.len, type) != 0) {
+        count(&w->stats.sends_failed);
+        node_log(LOG_DEBUG, p, "%s not sent", type);
+    }
+    free(r.data);
 }
 
 static void answer_latest(struct worker *w, struct peer *p)
@@ -358,16 +433,86 @@ static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_heigh
     announce_tip(w, from);
 }
 
-/* Adopts *brp (which must beat our chain) and frees it. 0 or the core's
+/*
+ * Asks main to stop the node: the store keeps failing, or it and the chain in
+ * memory no longer agree, and nothing safe is left to do. SIGTERM goes to the
+ * process (raise() would pick this thread, where it is blocked) and so to
+ * main's sigtimedwait, which shuts everything down in order; n->failed makes
+ * main exit 1. What was committed stays committed: a restart resumes there.
+ */
+static void stop_node(struct worker *w, const char *why)
+{
+    if (atomic_exchange(&w->n->failed, true))
+        return; /* asked already */
+    node_log(LOG_ERROR, NULL, "stopping the node: %s", why);
+    if (kill(getpid(), SIGTERM) != 0)
+        node_log(LOG_ERROR, NULL, "cannot signal main: %s", strerror(errno));
+}
+
+/* pc_store_commit with the worker's bookkeeping: a failure is logged, and
+ * WORKER_STORE_MAX_FAILURES of them in a row stop the node. */
+static int store_commit(struct worker *w, uint64_t fork, const pc_block *const *blocks, size_t n,
+                        struct pc_err *err)
+{
+    int rc = pc_store_commit(w->n->store, fork, blocks, n, err);
+    if (rc == 0) {
+        w->store_failures = 0;
+        return 0;
+    }
+    node_log(LOG_ERROR, NULL, "cannot store blocks %" PRIu64 "..%" PRIu64 "; chain unchanged: %s",
+             fork + 1, fork + n, err->reason);
+    if (++w->store_failures >= WORKER_STORE_MAX_FAILURES)
+        stop_node(w, "the chain store keeps failing");
+    return rc;
+}
+
+/* After a commit, the chain in memory could not follow (out of memory). */
+static void chain_behind_store(struct worker *w, const struct pc_err *err)
+{
+    node_log(LOG_ERROR, NULL, "stored blocks not applied in memory: %s", err->reason);
+    stop_node(w, "the chain in memory is behind the store");
+}
+
+/* Validates b as the next block, stores it, and appends it. 0: the chain
+ * took b. Else the failure in err (a rule's code, or PC_E_STORE /
+ * PC_E_CORRUPT / PC_E_NOMEM: ours) and the caller still owns b. */
+static int append_durable(struct worker *w, pc_block *b, struct pc_err *err)
+{
+    int64_t now = node_unix_now();
+    uint64_t height = pc_chain_height(w->chain);
+    int rc = pc_chain_check_next(w->chain, b, now, err);
+    if (rc != 0)
+        return rc;
+    const pc_block *one = b;
+    rc = store_commit(w, height, &one, 1, err);
+    if (rc != 0)
+        return rc;
+    /* The same check with the same `now`: only allocation can fail. */
+    rc = pc_chain_append(w->chain, b, now, err);
+    if (rc != 0)
+        chain_behind_store(w, err);
+    return rc;
+}
+
+/* Stores and adopts *brp (which must beat our chain) and frees it. 0 or the
  * failure (the chain is then untouched and *brp still ours). */
 static int adopt(struct worker *w, pc_branch **brp, struct peer *from, struct pc_err *err)
 {
     uint64_t fork = pc_branch_fork_height(*brp);
-    uint64_t added = pc_branch_length(*brp);
+    size_t added = 0;
+    const pc_block *const *blocks = pc_branch_blocks(*brp, &added);
     uint64_t removed = pc_chain_height(w->chain) - fork;
-    int rc = pc_chain_adopt(w->chain, *brp, NULL, NULL, err);
+    if (!pc_branch_beats(*brp, w->chain))
+        return pc_err_set(err, PC_E_LESS_WORK, "block %" PRIu64 ": branch does not beat our chain",
+                          fork + added);
+    int rc = store_commit(w, fork, blocks, added, err);
     if (rc != 0)
         return rc;
+    rc = pc_chain_adopt(w->chain, *brp, NULL, NULL, err);
+    if (rc != 0) {
+        chain_behind_store(w, err);
+        return rc;
+    }
     pc_branch_free(*brp);
     *brp = NULL;
     tip_changed(w, from, fork, added, removed);
@@ -501,8 +646,8 @@ static void sync_restart(struct worker *w, struct peer *p, struct peer_state *st
 
 static bool chain_has(const pc_chain *c, const pc_block *b)
 {
-    const pc_block *ours = pc_chain_at(c, b->height);
-    return ours != NULL && pc_hash_equal(&ours->hash, &b->hash);
+    pc_hash ours;
+    return pc_chain_hash_at(c, b->height, &ours) == 0 && pc_hash_equal(&ours, &b->hash);
 }
 
 /*
@@ -527,11 +672,11 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
         if (i == n)
             return 0; /* nothing new in this page */
         const pc_block *first = blocks[i];
-        const pc_block *parent =
-            first->height > 1 ? pc_chain_at(w->chain, first->height - 1) : NULL;
+        pc_hash parent;
         if (first->height == 1)
             return pc_err_set(err, PC_E_GENESIS, "block 1: genesis is not this network's");
-        if (parent == NULL || !pc_hash_equal(&parent->hash, &first->previous_hash)) {
+        if (pc_chain_hash_at(w->chain, first->height - 1, &parent) != 0 ||
+            !pc_hash_equal(&parent, &first->previous_hash)) {
             *is_orphan = true;
             return pc_err_set(err, PC_E_NO_FORK_POINT,
                               "block %" PRIu64 ": does not link onto our chain or the sync",
@@ -540,7 +685,7 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
         /* A fresh start on our chain: the peer's answer after a reorg on
          * its side, or the first page. */
         pc_branch_free(s->branch);
-        s->branch = pc_branch_new(w->chain, parent->height);
+        s->branch = pc_branch_new(w->chain, first->height - 1);
         if (s->branch == NULL)
             return pc_err_set(err, PC_E_NOMEM, "out of memory for a sync branch");
     }
@@ -699,7 +844,7 @@ static void on_latest_block(struct worker *w, struct peer *p, struct peer_state 
     if (chain_has(w->chain, b)) {
         /* already ours */
     } else if (pc_hash_equal(&b->previous_hash, &tip->hash)) {
-        if (pc_chain_append(w->chain, b, node_unix_now(), &err) == 0) {
+        if (append_durable(w, b, &err) == 0) {
             b = NULL; /* the chain's now */
             st->blocks_accepted++;
             tip_changed(w, p, height, 1, 0);
@@ -751,7 +896,7 @@ static void on_all_block(struct worker *w, struct peer *p, struct peer_state *st
     uint64_t from, limit;
     if (!json_is_array(payload) || json_array_size(payload) == 0) {
         if (parse_all_block_query(payload, &from, &limit))
-            send_to(w, p, "allBlock", page_from(w, from, limit));
+            send_page(w, p, false, from, limit);
         else
             malformed(w, p, "allBlock", "payload is neither a query nor a list of blocks");
         return;
@@ -798,12 +943,7 @@ static void on_get_blocks(struct worker *w, struct peer *p, const json_t *payloa
         }
     }
     uint64_t found = pc_chain_locate(w->chain, loc, k);
-    json_t *out = json_object();
-    if (out != NULL &&
-        (json_object_set_new(out, "blocks", page_from(w, (found ? found : 1) + 1, limit)) != 0 ||
-         json_object_set_new(out, "tip", json_integer((json_int_t)pc_chain_height(w->chain))) != 0))
-        json_decref(out), out = NULL;
-    send_to(w, p, "blocks", out);
+    send_page(w, p, true, (found ? found : 1) + 1, limit);
 }
 
 static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st,
@@ -964,7 +1104,7 @@ static void on_local_block(struct worker *w, struct msg *m, bool is_stopping)
     } else if (m->block == NULL) {
         rc = pc_err_set(&err, PC_E_ARG, "local block message without a block");
     } else {
-        rc = pc_chain_append(w->chain, m->block, node_unix_now(), &err);
+        rc = append_durable(w, m->block, &err);
         if (rc == 0) {
             m->block = NULL; /* the chain's now */
             tip_changed(w, NULL, height, 1, 0);
@@ -1065,18 +1205,88 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ----------------------------------------------------------- start, stop */
+
+struct load_ctx {
+    pc_chain *c;
+    struct pc_err *err;
+};
+
+/* pc_store_scan_headers callback: one stored header into the index. */
+static int load_header(void *arg, uint64_t height, const struct pc_store_header *h)
+{
+    struct load_ctx *ctx = arg;
+    if (height == 1) {
+        pc_hash genesis;
+        if (pc_chain_hash_at(ctx->c, 1, &genesis) != 0 || !pc_hash_equal(&genesis, &h->hash))
+            return pc_err_set(ctx->err, PC_E_CORRUPT, "store: genesis header is not the network's");
+        return 0;
+    }
+    int rc = pc_chain_load_header(ctx->c, &h->hash, h->timestamp, h->difficulty);
+    if (rc == PC_E_NOMEM)
+        return pc_err_set(ctx->err, rc, "out of memory loading header %" PRIu64, height);
+    if (rc != 0)
+        return pc_err_set(ctx->err, PC_E_CORRUPT,
+                          "store: header %" PRIu64 " is damaged (repeated hash or bad difficulty)",
+                          height);
+    return 0;
+}
+
+/* The index chain from the store: every header record (no block is read,
+ * parsed or hashed), then the tip block. pc_store_open has already checked
+ * the tail of the chain. */
+static int load_chain(struct node *n, pc_chain **out, struct pc_err *err)
+{
+    struct pc_store_reader *rd = NULL;
+    pc_block *tip = NULL;
+    *out = NULL;
+    pc_chain *c = pc_chain_new_index(n->cfg.net);
+    if (c == NULL)
+        return pc_err_set(err, PC_E_NOMEM, "out of memory for the chain");
+    struct load_ctx ctx = {c, err};
+    int rc = pc_store_scan_headers(n->store, load_header, &ctx, err);
+    if (rc == 0 && pc_chain_height(c) > 1) {
+        rc = pc_store_reader_begin(n->store, &rd, err);
+        if (rc == 0)
+            rc = pc_store_get_block(rd, pc_chain_height(c), &tip, err);
+        if (rc == 0 && pc_chain_load_tip(c, tip) != 0)
+            rc = pc_err_set(err, PC_E_CORRUPT,
+                            "store: tip block %" PRIu64 " differs from its header",
+                            pc_chain_height(c));
+        else if (rc == 0)
+            tip = NULL; /* the chain's now */
+    }
+    pc_store_reader_end(rd);
+    pc_block_free(tip);
+    if (rc != 0) {
+        pc_chain_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 int worker_start(struct node *n)
 {
+    if (n->store == NULL) {
+        node_log(LOG_ERROR, NULL, "the chain worker needs an open store");
+        return PC_E_ARG;
+    }
     struct worker *w = calloc(1, sizeof *w); /* zero counters: atomics of all-zero bits */
     if (w == NULL)
         return PC_E_NOMEM;
     w->n = n;
     atomic_init(&w->quit, false);
-    w->chain = pc_chain_new(n->cfg.net);
-    if (w->chain == NULL) {
+    int64_t t0 = node_mono_ms();
+    struct pc_err err = {0};
+    int lrc = load_chain(n, &w->chain, &err);
+    if (lrc != 0) {
+        node_log(LOG_ERROR, NULL, "cannot load the chain from %s: %s", n->cfg.datadir, err.reason);
         free(w);
-        return PC_E_NOMEM;
+        return lrc;
     }
+    node_log(LOG_INFO, NULL, "chain loaded from %s: height %" PRIu64 " in %" PRId64 " ms",
+             n->cfg.datadir, pc_chain_height(w->chain), node_mono_ms() - t0);
     node_publish_tip(n, w->chain);
     n->worker = w;
     int rc = sync_thread_start(&w->thread, 0, "pc-chain", worker_main, w);

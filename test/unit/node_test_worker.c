@@ -18,15 +18,23 @@
 #include "check.h"
 #include "node.h"
 #include "peer.h"
+#include "store.h"
 #include "testnet.h"
 
 #define READ_TIMEOUT_MS 10000
 
 /* ----------------------------------------------------------- the node */
 
+/* Each node keeps its chain in a fresh temporary data directory. */
+static char datadir[64];
+
 static void node_setup(struct node *n, size_t max_frame_bytes)
 {
     memset(n, 0, sizeof *n);
+    strcpy(datadir, "/tmp/pc-worker-test-XXXXXX");
+    CHECK(mkdtemp(datadir) != NULL);
+    n->cfg.datadir = datadir;
+    CHECK(pc_store_open(datadir, pc_network_find("regtest"), 0, &n->store, NULL) == 0);
     n->cfg.net = pc_network_find("regtest");
     n->cfg.max_frame_bytes = max_frame_bytes;
     n->cfg.queue_share_bytes = 8u << 20;
@@ -48,6 +56,16 @@ static void node_teardown(struct node *n)
     worker_stop(n);
     queue_destroy(&n->queue);
     CHECK(pthread_mutex_destroy(&n->tip_mu) == 0);
+    pc_store_close(n->store);
+    n->store = NULL;
+    n->cfg.datadir = NULL;
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    char path[128];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", datadir, files[i]);
+        unlink(path);
+    }
+    rmdir(datadir);
 }
 
 static uint64_t tip_height(struct node *n)

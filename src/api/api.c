@@ -681,25 +681,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------ the token */
 
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(const char *dir)
-{
-    char path[PC_MAX_PATH_BYTES + 1];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return PC_E_ARG;
-    for (char *p = path + 1;; p++) {
-        bool is_end = *p == '\0';
-        if (*p != '/' && !is_end)
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return PC_E_IO;
-        if (is_end)
-            return 0;
-        *p = '/';
-    }
-}
-
 static int write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
@@ -715,16 +696,13 @@ static int write_all(int fd, const char *data, size_t len)
 }
 
 /* Writes token to <datadir>/.cookie, mode 0600, through a temporary name.
- * O_NOFOLLOW: a symlink planted at the temporary name is not followed. */
+ * O_NOFOLLOW: a symlink planted at the temporary name is not followed. The
+ * directory exists: main created and locked it before opening the store. */
 static int write_cookie(struct api *a, const char *datadir, const char *token)
 {
     char path[PC_MAX_PATH_BYTES + 32], tmp[PC_MAX_PATH_BYTES + 48];
     snprintf(path, sizeof path, "%s/" API_COOKIE_NAME, datadir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (make_dirs(datadir) != 0) {
-        node_log(LOG_ERROR, NULL, "cannot create %s: %s", datadir, strerror(errno));
-        return PC_E_IO;
-    }
     int fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         goto fail;

@@ -45,6 +45,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,10 @@
 /* A lower bound on a block's compact JSON (its three hashes alone are 192
  * characters): caps the blocks one allBlock frame can carry. */
 #define MIN_BLOCK_JSON_BYTES 200u
+/* After adopting at least this many blocks, freed memory goes back to the
+ * system (malloc_trim): a long sync's branch would otherwise stay in RssAnon
+ * long after its blocks went to the store. */
+#define TRIM_AFTER_BLOCKS 1000u
 /* Store commits that may fail in a row before the worker stops the node. */
 #define WORKER_STORE_MAX_FAILURES 3u
 /* First allocation for a reply page built from stored JSON (it grows). */
@@ -515,6 +520,8 @@ static int adopt(struct worker *w, pc_branch **brp, struct peer *from, struct pc
     }
     pc_branch_free(*brp);
     *brp = NULL;
+    if (added >= TRIM_AFTER_BLOCKS)
+        malloc_trim(0);
     tip_changed(w, from, fork, added, removed);
     return 0;
 }

@@ -47,6 +47,34 @@ def check_hello(h, node, hello, chain):
             all(c in "0123456789abcdef" for c in nonce), "hello.nonce is 16 lowercase hex", nonce)
 
 
+def hang_up_offers(h, node, chain):
+    """A client that writes an allBlock offer and hangs up at once (cleanly:
+    FIN, then it reads until the node closes) has still offered the blocks:
+    the seed design's client may do exactly that. Each offer must be
+    adopted."""
+    for mode in ("peerchain", "seed"):
+        ok = 0
+        for i in range(8):
+            blocks = [chain.build_next(tag="hangup-%s-%d" % (mode, i))]
+            with pclib.Client(node.port) as c:
+                if mode == "peerchain":
+                    c.hello()
+                else:
+                    c.wait_for("hello", 10)
+                c.send("allBlock", blocks)
+                c.sock.shutdown(socket.SHUT_WR)
+                c.wait_closed(10)
+            try:
+                node.wait_tip(blocks[-1], 3)
+                ok += 1
+                chain.append(blocks[-1])
+            except pclib.TestFailure:
+                # Lost (or late): carry on from whatever the node holds.
+                chain.blocks = pclib.whole_chain(node.port)
+        h.check(ok == 8, "%s client: an allBlock offer sent just before hanging up is adopted "
+                "(%d of 8)" % (mode, ok))
+
+
 def main(h):
     node = h.node("framing")
     chain = Chain().extend(5, tag="framing")        # heights 1..6
@@ -173,6 +201,8 @@ def main(h):
             types.append(m.get("type"))
         h.check(set(types) <= {"hello", "latestBlock", "allBlock"} and "latestBlock" in types,
                 "a seed peer is sent only hello, latestBlock, allBlock", types)
+
+    hang_up_offers(h, node, chain)
 
     with pclib.Client(node.port) as c:
         c.hello()

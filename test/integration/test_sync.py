@@ -306,6 +306,22 @@ def slow_sync_race(h, label, during):
     node.stop()
 
 
+def offer_and_stay(node, blocks, tip, timeout=10.0):
+    """Offers blocks and keeps the connection open until the node's tip is
+    `tip` (bounded): an offer whose sender hangs up at once can be lost (a
+    node bug test_framing checks on its own), which is not what the races
+    here are about."""
+    with pclib.Client(node.port) as c:
+        c.hello()
+        c.send("allBlock", blocks)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            c.recv(0.2)
+            t = pclib.try_tip(node.port)
+            if t and t["hash"] == tip["hash"]:
+                return
+
+
 class Grow:
     """Meanwhile our own chain C grows by 5 (still lighter than F)."""
     @staticmethod
@@ -330,7 +346,7 @@ class ReorgHeavier:
 
     @classmethod
     def act(cls, h, node, c, f):
-        node.offer(cls.g.range(3, cls.g.height))
+        offer_and_stay(node, cls.g.range(3, cls.g.height), cls.g.tip)
 
 
 class ReorgLighter:
@@ -346,7 +362,7 @@ class ReorgLighter:
 
     @classmethod
     def act(cls, h, node, c, f):
-        node.offer(cls.g.range(3, cls.g.height))
+        offer_and_stay(node, cls.g.range(3, cls.g.height), cls.g.tip)
 
 
 def case_seed_paging(h):

@@ -353,8 +353,9 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
         if (rc != 0) {
             node_log(LOG_ERROR, p, "%s not answered: block %" PRIu64 " unreadable: %s", type, h,
                      pc_strerror(rc));
-            is_ok = false;
-            break;
+            pc_store_reader_end(rd);
+            free(r.data);
+            return;
         }
         size_t need = len + (n > 0);
         if (need > budget - used) {
@@ -371,8 +372,7 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
     if (is_ok)
         is_ok = reply_put(&r, tail, (size_t)tail_len);
     if (!is_ok) {
-        if (r.data == NULL || r.len < r.cap)
-            node_log(LOG_ERROR, p, "cannot build %s; not sent", type);
+        node_log(LOG_ERROR, p, "out of memory building %s; not sent", type);
     } else if (peer_send_bytes(p, r.data, r.len, type) != 0) {
         count(&w->stats.sends_failed);
         node_log(LOG_DEBUG, p, "%s not sent", type);

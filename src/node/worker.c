@@ -64,6 +64,15 @@
 /* Blocks a sync branch may hold (it may pass this by one page). The branch
  * is adopted when the sync ends; at the cap, early if it beats our chain. */
 #define SYNC_MAX_BRANCH_BLOCKS 2000000u
+/* Estimated bytes a sync branch may hold (blocks may carry up to 1 MiB of
+ * data each, so the block cap alone does not bound memory); treated like
+ * the block cap. */
+#define SYNC_MAX_BRANCH_BYTES (128u * 1024u * 1024u)
+/* Fixed cost counted per block on top of its data strings. */
+#define SYNC_BLOCK_OVERHEAD_BYTES 512u
+/* Syncs running at once; more peers ahead of us wait for the next
+ * announcement. Bounds the memory all branches together can hold. */
+#define SYNC_MAX_CONCURRENT 4u
 /* How often one sync may start over because our own chain moved under it. */
 #define SYNC_MAX_RESTARTS 3u
 /* Room kept in a frame for the envelope around a page of blocks. */
@@ -121,6 +130,9 @@ struct worker_stats {
     atomic_uint_fast64_t sends_failed; /* peer closed or over its send queue */
 };
 
+/* Remembered tips of offers that lost on work. */
+#define JUDGED_OFFERS 16u
+
 /* ------------------------------------------------------------ peer state */
 
 enum sync_kind { SYNC_NONE, SYNC_GETBLOCKS, SYNC_ALLBLOCK };
@@ -138,6 +150,7 @@ struct sync {
     pc_hash cursor;
     uint64_t cursor_height;
     uint64_t target;        /* the peer's tip height as it last told us */
+    uint64_t branch_bytes;  /* estimated memory of the blocks fetched so far */
     int64_t requested_ms;   /* node_mono_ms() of the last request */
     uint64_t requested_gen; /* w->chain_gen at the last request */
     unsigned restarts;
@@ -162,6 +175,11 @@ struct worker {
     uint64_t chain_gen;         /* pc-chain: bumps on every change of the tip */
     struct peer_state *syncing; /* pc-chain: peers with a sync in progress */
     unsigned store_failures;    /* pc-chain: store commits failed in a row */
+    unsigned n_syncing;         /* pc-chain: length of that list */
+    /* pc-chain: tips of recent block lists judged valid but not better than
+     * ours, so a peer replaying one costs a lookup, not a validation. */
+    pc_hash judged[JUDGED_OFFERS];
+    unsigned judged_next;
     struct worker_stats stats;
 };
 
@@ -215,10 +233,12 @@ static bool get_uint(const json_t *j, uint64_t lo, uint64_t hi, uint64_t *out)
 static json_t *envelope(const char *type, json_t *payload)
 {
     json_t *env = json_object();
-    if (env == NULL || json_object_set_new(env, "type", json_string(type)) != 0 ||
-        json_object_set_new(env, "payload", payload) != 0) {
-        if (env == NULL)
-            json_decref(payload);
+    if (env == NULL || json_object_set_new(env, "type", json_string(type)) != 0) {
+        json_decref(payload); /* not yet handed to env */
+        json_decref(env);
+        return NULL;
+    }
+    if (json_object_set_new(env, "payload", payload) != 0) { /* takes payload even on failure */
         json_decref(env);
         return NULL;
     }
@@ -266,7 +286,9 @@ static void malformed(struct worker *w, struct peer *p, const char *type, const 
 
 /* Misbehaviour for invalid blocks: the core's code and reason go to the
  * peer. A foreign genesis means another network: disconnect, no ban. Running
- * out of memory is ours, not the peer's. */
+ * out of memory is ours, not the peer's. A block too far in the future may
+ * become valid as clocks move (an honest peer with a fast clock must not be
+ * banned by everyone): dropped without a score. */
 static void invalid(struct worker *w, struct peer *p, const struct pc_err *err)
 {
     count_reject(w, err->code);
@@ -274,6 +296,8 @@ static void invalid(struct worker *w, struct peer *p, const struct pc_err *err)
         node_log(LOG_ERROR, p, "dropped blocks: %s", err->reason);
     else if (err->code == PC_E_STORE || err->code == PC_E_CORRUPT)
         node_log(LOG_DEBUG, p, "dropped blocks: not stored"); /* logged by store_commit */
+    else if (err->code == PC_E_TIME_FUTURE)
+        node_log(LOG_INFO, p, "dropped blocks, not remembered as invalid: %s", err->reason);
     else if (err->code == PC_E_GENESIS)
         peer_close(p, PC_E_NETWORK, err->reason);
     else
@@ -541,6 +565,7 @@ static void sync_end(struct worker *w, struct peer_state *st, bool is_done, cons
         s->prev->sync.next = s->next;
     else
         w->syncing = s->next;
+    w->n_syncing--;
     if (s->next != NULL)
         s->next->sync.prev = s->prev;
     memset(s, 0, sizeof *s);
@@ -620,6 +645,10 @@ static void sync_start(struct worker *w, struct peer *p, struct peer_state *st, 
     struct sync *s = &st->sync;
     if (s->kind != SYNC_NONE)
         return;
+    if (w->n_syncing >= SYNC_MAX_CONCURRENT) {
+        node_log(LOG_DEBUG, p, "sync not started: %u already running", w->n_syncing);
+        return;
+    }
     memset(s, 0, sizeof *s);
     s->kind = peer_is_seed(p) ? SYNC_ALLBLOCK : SYNC_GETBLOCKS;
     s->target = target;
@@ -629,6 +658,7 @@ static void sync_start(struct worker *w, struct peer *p, struct peer_state *st, 
     if (w->syncing != NULL)
         w->syncing->sync.prev = st;
     w->syncing = st;
+    w->n_syncing++;
     count(&w->stats.syncs_started);
     node_log(LOG_INFO, p, "sync started: our height %" PRIu64 ", peer's %" PRIu64,
              pc_chain_height(w->chain), target);
@@ -647,6 +677,7 @@ static void sync_restart(struct worker *w, struct peer *p, struct peer_state *st
     node_log(LOG_DEBUG, p, "sync restarts: our chain moved under it");
     pc_branch_free(s->branch);
     s->branch = NULL;
+    s->branch_bytes = 0;
     s->has_cursor = false;
     sync_request(w, p, st);
 }
@@ -692,6 +723,7 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
         /* A fresh start on our chain: the peer's answer after a reorg on
          * its side, or the first page. */
         pc_branch_free(s->branch);
+        s->branch_bytes = 0;
         s->branch = pc_branch_new(w->chain, first->height - 1);
         if (s->branch == NULL)
             return pc_err_set(err, PC_E_NOMEM, "out of memory for a sync branch");
@@ -699,10 +731,14 @@ static int sync_ingest(struct worker *w, struct sync *s, pc_block **blocks, size
     /* pc_branch_extend checks each link (height, previousHash), so a page
      * that is not consecutive fails here. */
     for (; i < n; i++) {
+        size_t bytes = SYNC_BLOCK_OVERHEAD_BYTES;
+        for (size_t k = 0; k < blocks[i]->n_data; k++)
+            bytes += blocks[i]->data_len[k];
         int rc = pc_branch_extend(s->branch, w->chain, blocks[i], node_unix_now(), err);
         if (rc != 0)
             return rc;
         blocks[i] = NULL; /* the branch owns it */
+        s->branch_bytes += bytes;
     }
     return 0;
 }
@@ -752,8 +788,12 @@ static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, p
     struct pc_err err = {0};
     bool is_orphan;
     int rc = sync_ingest(w, s, blocks, n, &err, &is_orphan);
-    if (rc == PC_E_NO_FORK_POINT && (!is_orphan || w->chain_gen != s->requested_gen)) {
-        /* Our fork block went away, or our locator went stale: ours. */
+    if (rc == PC_E_NO_FORK_POINT) {
+        /* Our fork block went away, our locator went stale, or this is a late
+         * answer to an earlier, abandoned request (pages carry no request
+         * id): none of it proves the peer wrong. Start over, a bounded
+         * number of times. */
+        (void)is_orphan;
         sync_restart(w, p, st);
         return;
     }
@@ -766,7 +806,8 @@ static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, p
         sync_finish(w, p, st, "reached the peer's tip");
         return;
     }
-    if (s->branch != NULL && pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS) {
+    if (s->branch != NULL && (pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS ||
+                              s->branch_bytes >= SYNC_MAX_BRANCH_BYTES)) {
         if (!sync_adopt_if_better(w, p, st))
             return;
         if (s->branch != NULL) {
@@ -805,12 +846,25 @@ static void sync_timers(struct worker *w)
 /* An unsolicited list of blocks (an allBlock offer): fork choice on the
  * whole list. A list that links nowhere but reaches higher than our tip is
  * fetched from the peer. */
+static bool was_judged(const struct worker *w, const pc_hash *tip)
+{
+    for (unsigned i = 0; i < JUDGED_OFFERS; i++)
+        if (pc_hash_equal(&w->judged[i], tip))
+            return true;
+    return false;
+}
+
 static void offer_blocks(struct worker *w, struct peer *p, struct peer_state *st, pc_block **blocks,
                          size_t n)
 {
     struct pc_err err = {0};
     pc_branch *br = NULL;
     uint64_t last = blocks[n - 1]->height;
+    pc_hash last_hash = blocks[n - 1]->hash;
+    if (was_judged(w, &last_hash)) {
+        node_log(LOG_DEBUG, p, "offered blocks ignored: judged before");
+        return;
+    }
     int rc = pc_chain_evaluate(w->chain, blocks, n, node_unix_now(), &br, &err);
     if (rc == 0) {
         if (adopt(w, &br, p, &err) != 0)
@@ -818,6 +872,8 @@ static void offer_blocks(struct worker *w, struct peer *p, struct peer_state *st
         pc_branch_free(br);
     } else if (rc == PC_E_LESS_WORK) {
         node_log(LOG_DEBUG, p, "offered blocks ignored: %s", err.reason);
+        w->judged[w->judged_next] = last_hash;
+        w->judged_next = (w->judged_next + 1) % JUDGED_OFFERS;
     } else if (rc == PC_E_NO_FORK_POINT) {
         if (last > pc_chain_height(w->chain))
             sync_start(w, p, st, last);
@@ -908,10 +964,19 @@ static void on_all_block(struct worker *w, struct peer *p, struct peer_state *st
             malformed(w, p, "allBlock", "payload is neither a query nor a list of blocks");
         return;
     }
-    size_t max = w->n->cfg.max_frame_bytes / MIN_BLOCK_JSON_BYTES;
+    /* Seed-protocol peers send their whole chain in one allBlock; peerchain
+     * peers page theirs (protocol.md). */
+    size_t max = peer_is_seed(p) ? w->n->cfg.max_frame_bytes / MIN_BLOCK_JSON_BYTES
+                                 : PC_GETBLOCKS_MAX_BLOCKS;
     pc_block **blocks = NULL;
     size_t n = 0;
     struct pc_err err = {0};
+    if (json_array_size(payload) > max) {
+        malformed(w, p, "allBlock", "more blocks than one page may hold");
+        if (is_awaited)
+            sync_end(w, st, false, "page too long");
+        return;
+    }
     if (pc_blocks_from_json(payload, max, &blocks, &n, &err) != 0) {
         invalid(w, p, &err);
         if (is_awaited)

@@ -102,7 +102,9 @@ def refused(port, src):
             return False, "left open for 5 s (saw %s)" % types
         if "latestBlock" in types:
             return False, "served (saw %s)" % types
-        return True, "codes %s" % codes
+        # Closed: only a `banned` error means refused. A close for the
+        # handshake timeout (the wait above is as long as it) is not a ban.
+        return "banned" in codes, "codes %s" % codes
 
 
 def served(port, src):
@@ -338,6 +340,8 @@ def self_connection(env):
 def invalid_blocks(env):
     h = env.h
     for kind in pclib.BROKEN_KINDS:
+        if kind == "time-future":
+            continue  # not an offence: see too_far_ahead below
         bad = env.chain.broken_next(kind)
         label = "invalid block (%s) as a latestBlock offer" % kind
         data = json.dumps({"type": "latestBlock", "payload": bad}).encode() + b"\n"
@@ -365,6 +369,24 @@ def invalid_blocks(env):
     expect_fatal(env, "height gap inside an allBlock list",
                  json.dumps({"type": "allBlock", "payload": [a, c2]}).encode() + b"\n",
                  after_hello=True, codes={"not-contiguous", "bad-height", "banned"})
+
+
+def too_far_ahead(env):
+    """A block more than 2 h ahead of the node's clock is dropped but is no
+    offence (an honest peer with a fast clock must not be banned by
+    everyone): the sender stays connected and unbanned, the tip unchanged."""
+    h = env.h
+    bad = env.chain.broken_next("time-future")
+    src = env.next_ip()
+    before = env.chain.tip["hash"]
+    with pclib.Client(env.target.port, source=src) as c:
+        c.hello()
+        c.send("latestBlock", bad)
+        got = h.step("block too far ahead: its sender is still served", c.latest_block, 10)
+        h.check(got is not None and got["hash"] == before,
+                "block too far ahead: not accepted (tip unchanged)", got and got.get("height"))
+    with pclib.Client(env.target.port, source=src) as c:
+        h.step("block too far ahead: its sender is not banned", c.hello)
 
 
 def scored(env):
@@ -691,6 +713,7 @@ def main(h):
     nesting(env)
     handshakes(env)
     invalid_blocks(env)
+    too_far_ahead(env)
     scored(env)
     invalid_replacement(env)
     self_connection(env)

@@ -254,6 +254,34 @@ def good_routes(h, a, token):
     return chain
 
 
+def sync_status(h, a):
+    """A peer that claims more work and height than it delivers: /status
+    says syncing towards its height until it goes."""
+    height = call(a.api_port, "GET", "/health").json["height"]
+    claim = height + 50
+    with pclib.Client(a.port, source="127.0.0.5") as liar:
+        liar.hello(height=claim)
+
+        def syncing():
+            st = call(a.api_port, "GET", "/status").json
+            s = st["sync"]
+            return s["state"] == "syncing" and s["target"] == claim and s["height"] == height \
+                and abs(s["progress"] - height / claim) < 1e-6 and st
+        h.step("a peer claiming height %d: /status is syncing towards it" % claim,
+               pclib.wait_until, syncing, 20, what="a syncing /status")
+        r = call(a.api_port, "GET", "/peers?verbose=1")
+        h.check(any(p["height"] == claim for p in r.json or []),
+                "/peers?verbose=1 shows the claimed height", r)
+        t = call(a.api_port, "GET", "/metrics").body.decode()
+        h.check("peerchain_sync_target_height %d" % claim in t,
+                "/metrics shows the sync target")
+
+    def synced():
+        s = call(a.api_port, "GET", "/status").json["sync"]
+        return s["state"] == "synced" and s["target"] == height and s["progress"] == 1
+    h.step("once it is gone: synced again", pclib.wait_until, synced, 20, what="synced")
+
+
 def auth(h, a, token):
     port = a.api_port
     before = call(port, "GET", "/health").json
@@ -588,6 +616,7 @@ def main(h):
 
     good_routes(h, a, token)
     auth(h, a, token)
+    sync_status(h, a)
     b = add_peer(h, a, token)
     metrics(h, a)
     malformed(h, a, token)

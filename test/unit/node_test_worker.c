@@ -49,6 +49,8 @@ static void node_setup(struct node *n, size_t max_frame_bytes)
     CHECK(worker_start(n) == 0);
 }
 
+static void store_teardown(struct node *n);
+
 static void node_teardown(struct node *n)
 {
     atomic_store(&n->stopping, true);
@@ -56,6 +58,12 @@ static void node_teardown(struct node *n)
     worker_stop(n);
     queue_destroy(&n->queue);
     CHECK(pthread_mutex_destroy(&n->tip_mu) == 0);
+    store_teardown(n);
+}
+
+/* Closes the node's store and removes its data directory. */
+static void store_teardown(struct node *n)
+{
     pc_store_close(n->store);
     n->store = NULL;
     n->cfg.datadir = NULL;
@@ -259,6 +267,7 @@ static void test_shutdown_answers_pending(void)
     worker_stop(&n);
     queue_destroy(&n.queue);
     CHECK(pthread_mutex_destroy(&n.tip_mu) == 0);
+    store_teardown(&n);
 }
 
 /* ------------------------------------------------------------ fake peers */

@@ -54,8 +54,10 @@
 #define API_CONNECTION_TIMEOUT_S 10u /* no progress this long: the connection is closed */
 #define API_CONNECTION_MEMORY_BYTES (32u * 1024u) /* request line + headers + read buffer */
 #define API_THREAD_STACK_BYTES (512u * 1024u)
-#define API_MAX_BODY_BYTES (2u * 1024u * 1024u)      /* a block's data may be 1 MiB, escaped */
-#define API_MAX_RESPONSE_BYTES (16u * 1024u * 1024u) /* /blocks stops adding blocks here */
+#define API_MAX_BODY_BYTES (2u * 1024u * 1024u) /* a block's data may be 1 MiB, escaped */
+/* /blocks stops adding blocks past this (as big as a default P2P frame): with every
+ * connection busy, responses hold at most 64 times this much memory. */
+#define API_MAX_RESPONSE_BYTES (4u * 1024u * 1024u)
 #define API_BLOCKS_DEFAULT_LIMIT 100u
 #define API_BLOCKS_MAX_LIMIT 1000u
 #define API_MAX_MINING 4 /* mineBlock requests mining at once; more get 503 */

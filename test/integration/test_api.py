@@ -282,6 +282,27 @@ def sync_status(h, a):
     h.step("once it is gone: synced again", pclib.wait_until, synced, 20, what="synced")
 
 
+def big_pages(h, a, token):
+    """Blocks of 1 MiB of data: a /blocks page ends early (past 4 MiB) but
+    always makes progress, and paging from last height + 1 reads it all."""
+    for i in range(5):
+        r = call(a.api_port, "POST", "/mineBlock", {"data": ["%d" % i + "y" * 65535] * 16},
+                 token=token)
+        h.check(r.status == 200, "mineBlock with 1 MiB of data (%d of 5)" % (i + 1), r)
+    chain = pclib.whole_chain(a.port)
+    first = call(a.api_port, "GET", "/blocks?limit=1000").json or []
+    h.check(0 < len(first) < len(chain), "a /blocks page of big blocks ends early",
+            (len(first), len(chain)))
+    got = []
+    for _ in range(len(chain) + 1):
+        page = call(a.api_port, "GET", "/blocks?from=%d" % (len(got) + 1)).json
+        if not page:
+            break
+        got += page
+    h.check(got == chain, "paging from the last height + 1 reads the whole chain",
+            (len(got), len(chain)))
+
+
 def auth(h, a, token):
     port = a.api_port
     before = call(port, "GET", "/health").json
@@ -617,6 +638,7 @@ def main(h):
     good_routes(h, a, token)
     auth(h, a, token)
     sync_status(h, a)
+    big_pages(h, a, token)
     b = add_peer(h, a, token)
     metrics(h, a)
     malformed(h, a, token)

@@ -86,8 +86,6 @@
 #define TRIM_AFTER_BLOCKS 1000u
 /* Store commits that may fail in a row before the worker stops the node. */
 #define WORKER_STORE_MAX_FAILURES 3u
-/* First allocation for a reply page built from stored JSON (it grows). */
-#define REPLY_INITIAL_BYTES (64u * 1024u)
 /* Rejections are counted per code in slots 1..63 (-code); others in slot 0. */
 #define REJECT_CODE_SLOTS 64
 
@@ -313,32 +311,11 @@ static void blocks_free(pc_block **blocks, size_t n)
 
 /* --------------------------------------------------------------- replies */
 
-/* A reply built from stored JSON: bytes in a buffer that grows up to cap. */
-struct reply {
-    char *data;
-    size_t len, size, cap;
+/* One stored block of a page: its JSON in the reader's snapshot. */
+struct page_item {
+    const char *json;
+    size_t len;
 };
-
-static bool reply_put(struct reply *r, const char *bytes, size_t n)
-{
-    if (n > r->cap - r->len)
-        return false;
-    if (r->len + n > r->size) {
-        size_t size = r->size ? r->size : REPLY_INITIAL_BYTES;
-        while (size < r->len + n)
-            size *= 2;
-        if (size > r->cap)
-            size = r->cap;
-        char *data = realloc(r->data, size);
-        if (data == NULL)
-            return false;
-        r->data = data;
-        r->size = size;
-    }
-    memcpy(r->data + r->len, bytes, n);
-    r->len += n;
-    return true;
-}
 
 /*
  * Sends a page of our blocks from height `from` on, at most `limit` of them
@@ -353,7 +330,11 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
                       uint64_t limit)
 {
     const char *type = is_blocks_reply ? "blocks" : "allBlock";
+    const char *head = is_blocks_reply ? "{\"type\":\"blocks\",\"payload\":{\"blocks\":["
+                                       : "{\"type\":\"allBlock\",\"payload\":[";
     struct pc_store_reader *rd = NULL;
+    struct page_item *items = NULL;
+    char *buf = NULL;
     struct pc_err err = {0};
     if (pc_store_reader_begin(w->n->store, &rd, &err) != 0) {
         node_log(LOG_ERROR, p, "%s not answered: %s", type, err.reason);
@@ -361,25 +342,21 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
     }
     uint64_t tip = pc_store_reader_tip(rd);
     assert(tip == pc_chain_height(w->chain)); /* the worker is the only writer */
+    if (limit > PC_GETBLOCKS_MAX_BLOCKS)
+        limit = PC_GETBLOCKS_MAX_BLOCKS;
+    items = malloc((limit ? limit : 1) * sizeof *items);
+    if (items == NULL)
+        goto nomem;
     size_t budget = page_budget(w), used = 2; /* "[]" */
-    char tail[64];
-    int tail_len = is_blocks_reply ? snprintf(tail, sizeof tail, "],\"tip\":%" PRIu64 "}}\n", tip)
-                                   : snprintf(tail, sizeof tail, "]}\n");
-    const char *head = is_blocks_reply ? "{\"type\":\"blocks\",\"payload\":{\"blocks\":["
-                                       : "{\"type\":\"allBlock\",\"payload\":[";
-    struct reply r = {NULL, 0, 0, strlen(head) + budget + (size_t)tail_len};
-    bool is_ok = reply_put(&r, head, strlen(head));
-    uint64_t n = 0;
-    for (uint64_t h = from; is_ok && h >= 1 && h <= tip && n < limit; h++) {
+    size_t n = 0;
+    for (uint64_t h = from; h >= 1 && h <= tip && n < limit; h++) {
         const char *json;
         size_t len;
         int rc = pc_store_get_json(rd, h, &json, &len);
         if (rc != 0) {
             node_log(LOG_ERROR, p, "%s not answered: block %" PRIu64 " unreadable: %s", type, h,
                      pc_strerror(rc));
-            pc_store_reader_end(rd);
-            free(r.data);
-            return;
+            goto out;
         }
         size_t need = len + (n > 0);
         if (need > budget - used) {
@@ -388,20 +365,39 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
                          w->n->cfg.max_frame_bytes);
             break;
         }
-        is_ok = (n == 0 || reply_put(&r, ",", 1)) && reply_put(&r, json, len);
-        used += need;
+        items[n].json = json;
+        items[n].len = len;
         n++;
+        used += need;
     }
-    pc_store_reader_end(rd);
-    if (is_ok)
-        is_ok = reply_put(&r, tail, (size_t)tail_len);
-    if (!is_ok) {
-        node_log(LOG_ERROR, p, "out of memory building %s; not sent", type);
-    } else if (peer_send_bytes(p, r.data, r.len, type) != 0) {
+    char tail[64];
+    int tail_len = is_blocks_reply ? snprintf(tail, sizeof tail, "],\"tip\":%" PRIu64 "}}\n", tip)
+                                   : snprintf(tail, sizeof tail, "]}\n");
+    size_t head_len = strlen(head), total = head_len + (used - 2) + (size_t)tail_len;
+    buf = malloc(total);
+    if (buf == NULL)
+        goto nomem;
+    memcpy(buf, head, head_len);
+    size_t off = head_len;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf[off++] = ',';
+        memcpy(buf + off, items[i].json, items[i].len);
+        off += items[i].len;
+    }
+    memcpy(buf + off, tail, (size_t)tail_len);
+    assert(off + (size_t)tail_len == total);
+    if (peer_send_bytes(p, buf, total, type) != 0) {
         count(&w->stats.sends_failed);
         node_log(LOG_DEBUG, p, "%s not sent", type);
     }
-    free(r.data);
+    goto out;
+nomem:
+    node_log(LOG_ERROR, p, "out of memory building %s; not sent", type);
+out:
+    pc_store_reader_end(rd);
+    free(items);
+    free(buf);
 }
 
 static void answer_latest(struct worker *w, struct peer *p)

@@ -122,6 +122,15 @@ static bool stop_sleep(struct node *n, int64_t ms)
 
 /* ------------------------------------------------------------- registry */
 
+/* Inbound peers registered from ip. Requires peers_mu. */
+static int inbound_from(const struct net *net, const char *ip)
+{
+    int k = 0;
+    for (const struct peer *q = net->peers; q != NULL; q = q->reg_next)
+        k += q->inbound && strcmp(q->ip, ip) == 0;
+    return k;
+}
+
 static int register_peer(struct node *n, struct peer *p)
 {
     struct net *net = n->net;
@@ -131,6 +140,8 @@ static int register_peer(struct node *n, struct peer *p)
         r = PC_E_SHUTDOWN;
     } else if (p->inbound && net->n_inbound >= n->cfg.max_inbound) {
         r = PC_E_LIMIT;
+    } else if (p->inbound && inbound_from(net, p->ip) >= n->cfg.max_inbound_per_ip) {
+        r = PC_E_LIMIT; /* one address must not hold every inbound slot */
     } else {
         peer_ref(p);
         p->reg_prev = NULL;
@@ -488,10 +499,23 @@ static void note_claimed_height(struct peer *p, const char *type, const json_t *
         ;
 }
 
+/* What a message costs in its peer's queue share: its wire bytes, or, when
+ * more, what its parsed tree takes (Jansson spends ~64 bytes a value), so
+ * value-dense frames cannot hide most of their memory from the share. */
+#define QUEUE_BYTES_PER_VALUE 64u
+static size_t queue_charge(size_t wire_bytes, size_t values)
+{
+    if (values > SIZE_MAX / QUEUE_BYTES_PER_VALUE)
+        return SIZE_MAX;
+    size_t parsed = values * QUEUE_BYTES_PER_VALUE;
+    return parsed > wire_bytes ? parsed : wire_bytes;
+}
+
 /* One complete frame. Returns false if the connection must end. */
 static bool on_frame(struct conn *c, const char *frame, size_t len)
 {
     struct peer *p = c->p;
+    size_t charge = queue_charge(len, frame_values(&c->fr));
     json_error_t je;
     /* Duplicate keys are rejected: two parsers must never read one message
      * two ways. \u0000 is rejected by default (no JSON_ALLOW_NUL). */
@@ -520,7 +544,7 @@ static bool on_frame(struct conn *c, const char *frame, size_t len)
     if (!c->got_first) {
         c->got_first = true;
         if (strcmp(type, "hello") == 0)
-            return on_hello(c, env, len);
+            return on_hello(c, env, charge);
         if (is_seed_type) {
             atomic_store(&p->seed, true);
             atomic_store(&p->handshaked, true);
@@ -529,7 +553,7 @@ static bool on_frame(struct conn *c, const char *frame, size_t len)
                 json_decref(env);
                 return false;
             }
-            return conn_push(c, MSG_PEER, env, len);
+            return conn_push(c, MSG_PEER, env, charge);
         }
         if (strcmp(type, "error") == 0) {
             on_error_msg(c, env); /* e.g. we are banned there: no reply */
@@ -560,7 +584,7 @@ static bool on_frame(struct conn *c, const char *frame, size_t len)
     } else if (strcmp(type, "error") == 0) {
         on_error_msg(c, env);
     } else {
-        return conn_push(c, MSG_PEER, env, len);
+        return conn_push(c, MSG_PEER, env, charge);
     }
     json_decref(env);
     return !atomic_load(&p->closing);

@@ -56,6 +56,7 @@ struct node_config { /* immutable after start */
     char *peers[PC_MAX_CONFIG_PEERS];   /* "host:port" / "[v6]:port"; owned */
     size_t n_peers;
     int max_inbound;           /* default 128 */
+    int max_inbound_per_ip;    /* inbound connections from one address, default 16 */
     int max_outbound;          /* default 16 (connector threads, incl. discovered) */
     size_t max_frame_bytes;    /* default PC_DEFAULT_MAX_FRAME_BYTES */
     size_t queue_share_bytes;  /* one peer's share of the shared queue, default 8 MiB */
@@ -168,6 +169,8 @@ const char *peer_addr(const struct peer *p); /* "ip:port" of the remote, immutab
 bool peer_is_inbound(const struct peer *p);
 bool peer_is_seed(const struct peer *p); /* speaks only latestBlock/allBlock */
 bool peer_is_closing(struct peer *p);
+/* Closed by us for cause (peer_close, a ban): its queued messages are dropped. */
+bool peer_is_rejected(struct peer *p);
 void peer_ref(struct peer *p);
 void peer_unref(struct peer *p);
 

@@ -25,6 +25,7 @@ enum {
     OPT_PEER,
     OPT_MAX_INBOUND,
     OPT_MAX_OUTBOUND,
+    OPT_MAX_INBOUND_PER_IP,
     OPT_MAX_FRAME,
     OPT_SHARE_BYTES,
     OPT_SHARE_MSGS,
@@ -55,6 +56,7 @@ static const struct option long_opts[] = {
     {"peer", required_argument, NULL, OPT_PEER},
     {"max-inbound", required_argument, NULL, OPT_MAX_INBOUND},
     {"max-outbound", required_argument, NULL, OPT_MAX_OUTBOUND},
+    {"max-inbound-per-ip", required_argument, NULL, OPT_MAX_INBOUND_PER_IP},
     {"max-frame-bytes", required_argument, NULL, OPT_MAX_FRAME},
     {"queue-share-bytes", required_argument, NULL, OPT_SHARE_BYTES},
     {"queue-share-msgs", required_argument, NULL, OPT_SHARE_MSGS},
@@ -87,6 +89,7 @@ static const struct num_opt num_opts[] = {
     {OPT_P2P_PORT, 0, 65535},
     {OPT_MAX_INBOUND, 0, 4096},
     {OPT_MAX_OUTBOUND, 0, 1024},
+    {OPT_MAX_INBOUND_PER_IP, 1, 4096},
     {OPT_MAX_FRAME, 1024, 256 * MIB},
     {OPT_SHARE_BYTES, 1024, 4096 * MIB},
     {OPT_SHARE_MSGS, 1, 1000000},
@@ -120,6 +123,7 @@ static void usage(FILE *out)
             "                             (environment PEERS: comma-separated list)\n"
             "  --max-inbound N            inbound connections (default 128)\n"
             "  --max-outbound N           outbound addresses dialed (default 16)\n"
+            "  --max-inbound-per-ip N     inbound connections from one address (default 16)\n"
             "  --max-frame-bytes N        largest message accepted (default %u)\n"
             "  --queue-share-bytes N      one peer's share of the message queue (default 8 MiB)\n"
             "  --queue-share-msgs N       ... in messages (default 1024)\n"
@@ -155,6 +159,7 @@ static void defaults(struct node_config *cfg)
     cfg->p2p_port = PC_DEFAULT_P2P_PORT;
     cfg->max_inbound = 128;
     cfg->max_outbound = 16;
+    cfg->max_inbound_per_ip = 16;
     cfg->max_frame_bytes = PC_DEFAULT_MAX_FRAME_BYTES;
     cfg->queue_share_bytes = 8 * MIB;
     cfg->queue_share_msgs = 1024;
@@ -223,6 +228,9 @@ static void set_num(struct node_config *cfg, int id, long long v)
         break;
     case OPT_MAX_OUTBOUND:
         cfg->max_outbound = (int)v;
+        break;
+    case OPT_MAX_INBOUND_PER_IP:
+        cfg->max_inbound_per_ip = (int)v;
         break;
     case OPT_MAX_FRAME:
         cfg->max_frame_bytes = (size_t)v;

@@ -54,6 +54,11 @@ bool peer_is_closing(struct peer *p)
     return atomic_load(&p->closing);
 }
 
+bool peer_is_rejected(struct peer *p)
+{
+    return atomic_load(&p->rejected);
+}
+
 void *peer_worker_state(struct peer *p)
 {
     return p->worker_state;
@@ -91,6 +96,7 @@ struct peer *peer_new(struct node *n, int fd, bool inbound, const char *ip, cons
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     atomic_init(&p->refs, 1);
     atomic_init(&p->closing, false);
+    atomic_init(&p->rejected, false);
     atomic_init(&p->handshaked, false);
     atomic_init(&p->seed, false);
     atomic_init(&p->listen_port, 0);
@@ -370,6 +376,7 @@ void peer_abort(struct peer *p)
 
 void peer_close(struct peer *p, int code, const char *reason)
 {
+    atomic_store(&p->rejected, true);
     if (atomic_load(&p->closing))
         return;
     json_t *reason_j = json_string(reason != NULL ? reason : "");

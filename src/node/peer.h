@@ -44,6 +44,12 @@ struct peer {
     /* Set once (false -> true) under mu, read without a lock anywhere: a
      * closing peer takes no new sends, and queue_push stops waiting for it. */
     atomic_bool closing;
+    /* Set once (false -> true) by peer_close, read by the worker: we closed
+     * the peer for cause, so what it still has queued is dropped. A peer
+     * that merely hung up is closing but not rejected: what it sent before
+     * its FIN is still handled (the seed design's client may send an offer
+     * and hang up). */
+    atomic_bool rejected;
     /* Set once by the reader thread (listen_port before handshaked), read by
      * the worker and registry walkers: flags need no lock; the store of
      * handshaked orders listen_port before it. */

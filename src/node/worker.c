@@ -52,6 +52,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include "addr.h"
 #include "node.h"
 #include "peer.h"
 #include "store.h"
@@ -105,7 +108,7 @@ enum wtype {
     WT_ERROR,
     WT_PONG,
     WT_UNKNOWN, /* unknown type, or one not served to this kind of peer */
-    WT_DROPPED, /* from a closing peer, or after shutdown began */
+    WT_DROPPED, /* from a peer we closed for cause, or after shutdown began */
     WT_COUNT
 };
 
@@ -1082,7 +1085,13 @@ static void on_peers(struct worker *w, struct peer *p, const json_t *payload)
     const json_t *a;
     json_array_foreach(arr, i, a)
     {
-        if (!json_is_string(a))
+        /* Only IP literals from gossip: a name would make a connector block
+         * in a resolver a stranger chose (and delay our shutdown). Names
+         * come from the command line and the API. */
+        struct addr_target t;
+        unsigned char ipbuf[16];
+        if (!json_is_string(a) || addr_parse(json_string_value(a), &t, NULL) != 0 ||
+            inet_pton(t.is_v6 ? AF_INET6 : AF_INET, t.host, ipbuf) != 1)
             continue;
         int rc = node_add_peer(w->n, json_string_value(a));
         if (rc == 0)
@@ -1210,7 +1219,10 @@ static void handle(struct worker *w, struct msg *m, bool is_stopping)
             sync_abandon(w, st, "the peer disconnected");
         return; /* st itself goes with the peer */
     }
-    if (is_stopping || peer_is_closing(p)) {
+    /* A peer that only hung up still had its say: what it sent before its
+     * FIN is handled (replies to it just fail). One we closed for cause is
+     * not heard any more. */
+    if (is_stopping || peer_is_rejected(p)) {
         count(&w->stats.handled[WT_DROPPED]);
         return;
     }

@@ -50,14 +50,33 @@ static void expect_cfg(const struct node_config *got, const struct node_config *
     CHECK((got->port_file == NULL) == (want->port_file == NULL));
     if (got->port_file != NULL && want->port_file != NULL)
         CHECK_EQ_STR(got->port_file, want->port_file);
+    CHECK_EQ_INT(got->max_inbound_per_ip, want->max_inbound_per_ip);
+    CHECK_EQ_STR(got->datadir, want->datadir);
+    CHECK_EQ_INT(got->api, want->api);
+    CHECK_EQ_STR(got->api_bind, want->api_bind);
+    CHECK_EQ_INT(got->api_port, want->api_port);
+    CHECK((got->api_token == NULL) == (want->api_token == NULL));
+    if (got->api_token != NULL && want->api_token != NULL)
+        CHECK_EQ_STR(got->api_token, want->api_token);
+    CHECK((got->api_port_file == NULL) == (want->api_port_file == NULL));
+    if (got->api_port_file != NULL && want->api_port_file != NULL)
+        CHECK_EQ_STR(got->api_port_file, want->api_port_file);
 }
 
 static void test_defaults(void)
 {
     struct node_config cfg;
     const char *none[] = {NULL};
+    char datadir[PC_MAX_PATH_BYTES + 1];
+    const char *home = getenv("HOME");
+    snprintf(datadir, sizeof datadir, "%s/.peerchain/main", home && home[0] ? home : ".");
     const struct node_config want = {
         .net = pc_network_find("main"),
+        .max_inbound_per_ip = 16,
+        .datadir = datadir,
+        .api = true,
+        .api_bind = "127.0.0.1",
+        .api_port = 8545,
         .p2p_port = 8555,
         .max_inbound = 128,
         .max_outbound = 16,
@@ -118,10 +137,30 @@ static void test_all_flags(void)
                           "--log-level",
                           "debug",
                           "--thread-stack-kib=128",
+                          "--max-inbound-per-ip",
+                          "2",
+                          "--datadir",
+                          "/tmp/pc-data",
+                          "--api-bind",
+                          "::1",
+                          "--api-port",
+                          "0",
+                          "--api-token",
+                          "0123456789abcdef",
+                          "--api-port-file",
+                          "/tmp/x.api",
+                          "--no-api",
                           NULL};
     /* --peer after --port-file keeps the port file */
     const struct node_config want = {
         .net = pc_network_find("regtest"),
+        .max_inbound_per_ip = 2,
+        .datadir = (char *)"/tmp/pc-data",
+        .api = false,
+        .api_bind = "::1",
+        .api_port = 0,
+        .api_token = (char *)"0123456789abcdef",
+        .api_port_file = (char *)"/tmp/x.api",
         .bind_addr = "::1",
         .p2p_port = 0,
         .peers = {(char *)"127.0.0.1:1", (char *)"[::1]:2"},
@@ -154,6 +193,12 @@ static void test_bad(void)
         {"--no-such-flag", NULL},
         {"--p2p-port", "70000", NULL},
         {"--send-queue-bytes", "65536", NULL}, /* below one frame + slack */
+        {"--api-token", "short", NULL},
+        {"--api-token", "has a space in it!", NULL},
+        {"--api-port", "65536", NULL},
+        {"--api-bind", "localhost", NULL},
+        {"--max-inbound-per-ip", "0", NULL},
+        {"--datadir", "", NULL},
         {"--p2p-port", "abc", NULL},
         {"--p2p-port", "-1", NULL},
         {"--p2p-port", "80x", NULL},

@@ -52,7 +52,8 @@ def hang_up_offers(h, node, chain):
     FIN, then it reads until the node closes) has still offered the blocks:
     the seed design's client may do exactly that. Each offer must be
     adopted."""
-    for mode in ("peerchain", "seed"):
+    for mode, mtype in (("peerchain", "allBlock"), ("seed", "allBlock"),
+                        ("peerchain", "latestBlock")):
         ok = 0
         for i in range(8):
             blocks = [chain.build_next(tag="hangup-%s-%d" % (mode, i))]
@@ -61,7 +62,7 @@ def hang_up_offers(h, node, chain):
                     c.hello()
                 else:
                     c.wait_for("hello", 10)
-                c.send("allBlock", blocks)
+                c.send(mtype, blocks if mtype == "allBlock" else blocks[0])
                 c.sock.shutdown(socket.SHUT_WR)
                 c.wait_closed(10)
             try:
@@ -71,8 +72,8 @@ def hang_up_offers(h, node, chain):
             except pclib.TestFailure:
                 # Lost (or late): carry on from whatever the node holds.
                 chain.blocks = pclib.whole_chain(node.port)
-        h.check(ok == 8, "%s client: an allBlock offer sent just before hanging up is adopted "
-                "(%d of 8)" % (mode, ok))
+        h.check(ok == 8, "%s client: a %s offer sent just before hanging up is adopted "
+                "(%d of 8)" % (mode, mtype, ok))
 
 
 def main(h):

@@ -478,10 +478,15 @@ static void stop_node(struct worker *w, const char *why)
 }
 
 /* pc_store_commit with the worker's bookkeeping: a failure is logged, and
- * WORKER_STORE_MAX_FAILURES of them in a row stop the node. */
+ * WORKER_STORE_MAX_FAILURES of them in a row stop the node. Once the node
+ * is stopping for a storage failure nothing more is written: the chain in
+ * memory may be behind the store, and a commit from it would undo blocks
+ * that are already on disk. */
 static int store_commit(struct worker *w, uint64_t fork, const pc_block *const *blocks, size_t n,
                         struct pc_err *err)
 {
+    if (atomic_load(&w->n->failed))
+        return pc_err_set(err, PC_E_STORE, "the node is stopping after a storage failure");
     int rc = pc_store_commit(w->n->store, fork, blocks, n, err);
     if (rc == 0) {
         w->store_failures = 0;

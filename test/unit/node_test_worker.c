@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,8 +26,10 @@
 
 /* ----------------------------------------------------------- the node */
 
-/* Each node keeps its chain in a fresh temporary data directory. */
+/* Each node keeps its chain in a fresh temporary data directory, in a map
+ * of store_map_bytes (0: the default). */
 static char datadir[64];
+static size_t store_map_bytes;
 
 static void node_setup(struct node *n, size_t max_frame_bytes)
 {
@@ -34,7 +37,8 @@ static void node_setup(struct node *n, size_t max_frame_bytes)
     strcpy(datadir, "/tmp/pc-worker-test-XXXXXX");
     CHECK(mkdtemp(datadir) != NULL);
     n->cfg.datadir = datadir;
-    CHECK(pc_store_open(datadir, pc_network_find("regtest"), 0, &n->store, NULL) == 0);
+    CHECK(pc_store_open(datadir, pc_network_find("regtest"), store_map_bytes, &n->store, NULL) ==
+          0);
     n->cfg.net = pc_network_find("regtest");
     n->cfg.max_frame_bytes = max_frame_bytes;
     n->cfg.queue_share_bytes = 8u << 20;
@@ -268,6 +272,41 @@ static void test_shutdown_answers_pending(void)
     queue_destroy(&n.queue);
     CHECK(pthread_mutex_destroy(&n.tip_mu) == 0);
     store_teardown(&n);
+}
+
+/*
+ * A store that cannot take another block (its map is full): each commit
+ * fails, the block is refused with the store's error and the chain stays as
+ * it was, nothing announced; the third failure in a row stops the node
+ * (n->failed, SIGTERM to the process, caught here), and after that nothing
+ * more is written.
+ */
+static void test_store_failure_stops_node(void)
+{
+    sigset_t term, old;
+    CHECK(sigemptyset(&term) == 0 && sigaddset(&term, SIGTERM) == 0);
+    /* Before the worker starts, so that it inherits the mask too. */
+    CHECK(pthread_sigmask(SIG_BLOCK, &term, &old) == 0);
+    struct node n;
+    store_map_bytes = 64u << 10;
+    node_setup(&n, PC_DEFAULT_MAX_FRAME_BYTES);
+    store_map_bytes = 0;
+    static char big[60000];
+    memset(big, 'x', sizeof big - 1);
+    for (int i = 0; i < 4; i++) {
+        struct pending pe;
+        pending_init(&pe);
+        big[0] = (char)('a' + i);
+        CHECK_EQ_INT(submit_async(&n, mine_on_tip(&n, big), &pe), 0);
+        CHECK_EQ_INT(pending_wait(&pe), PC_E_STORE);
+        CHECK_EQ_INT(tip_height(&n), 1);
+        CHECK_EQ_INT(atomic_load(&n.failed), i >= 2);
+    }
+    struct timespec zero = {0, 0};
+    CHECK_EQ_INT(sigtimedwait(&term, NULL, &zero), SIGTERM);
+    CHECK_EQ_INT(pc_store_tip_height(n.store), 1);
+    node_teardown(&n);
+    CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
 }
 
 /* ------------------------------------------------------------ fake peers */
@@ -666,6 +705,7 @@ int main(void)
     node_log_set_level(LOG_WARN);
     test_local_blocks();
     test_shutdown_answers_pending();
+    test_store_failure_stops_node();
     test_queries_and_offers();
     test_sync_pages();
     test_sync_adopts_at_end();

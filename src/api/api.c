@@ -322,7 +322,7 @@ static enum MHD_Result get_block_at(struct api *a, struct MHD_Connection *c, con
     if (!is_latest && !api_parse_uint(arg, 1, PC_MAX_SAFE_INTEGER, &height))
         return send_error(c, MHD_HTTP_BAD_REQUEST,
                           "height: not a whole number in 1..9007199254740991");
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO; /* set by begin_read when it fails */
     struct pc_store_reader *rd = begin_read(a, c, &res);
     if (rd == NULL)
         return res;
@@ -336,7 +336,7 @@ static enum MHD_Result get_block_by_hash(struct api *a, struct MHD_Connection *c
     pc_hash h;
     if (!api_parse_hash(arg, &h))
         return send_error(c, MHD_HTTP_BAD_REQUEST, "hash: not 64 lowercase hex characters");
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO; /* set by begin_read when it fails */
     struct pc_store_reader *rd = begin_read(a, c, &res);
     if (rd == NULL)
         return res;
@@ -388,7 +388,7 @@ static enum MHD_Result get_blocks(struct api *a, struct MHD_Connection *c)
         return send_error(c, MHD_HTTP_BAD_REQUEST, "limit: not a whole number of at least 1");
     if (limit > API_BLOCKS_MAX_LIMIT)
         limit = API_BLOCKS_MAX_LIMIT;
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO; /* set by begin_read when it fails */
     struct pc_store_reader *rd = begin_read(a, c, &res);
     if (rd == NULL)
         return res;
@@ -497,7 +497,7 @@ static enum MHD_Result post_mine_block(struct api *a, struct MHD_Connection *c, 
     const char **items = NULL;
     size_t *lens = NULL, n_items = 0;
     char why[PC_ERR_REASON_BYTES];
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO; /* set by begin_read when it fails */
     if (!mine_items(json_object_get(body, "data"), &items, &lens, &n_items, why, sizeof why)) {
         res = send_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
         goto out;
@@ -591,7 +591,7 @@ static enum MHD_Result dispatch_post(struct api *a, struct MHD_Connection *c, st
     json_t *body = body_object(r, why, sizeof why);
     if (body == NULL)
         return send_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-    enum MHD_Result res;
+    enum MHD_Result res = MHD_NO; /* set by begin_read when it fails */
     if (!json_is_object(body))
         res = send_error(c, MHD_HTTP_BAD_REQUEST, "body: not a JSON object");
     else if (r->m.route == API_MINE_BLOCK)

@@ -2,8 +2,10 @@
 # The main job: installs what is missing, builds peerchaind, and runs a local
 # four-node regtest cluster on 127.0.0.1 (a line n1-n2-n3-n4 plus n4-n1, so
 # blocks are relayed through other nodes), with n1 and n3 mining. Every two
-# seconds it prints each node's tip, read from the node's own log, and whether
-# they all agree. Stops every node it started (by PID) at the end or on Ctrl-C.
+# seconds it prints each node's tip, asked with peerchain-cli over the node's
+# HTTP API, and whether they all agree. Each node keeps its chain in its own
+# data directory under the run folder. Stops every node it started (by PID)
+# at the end or on Ctrl-C.
 #
 #   scripts/cluster.sh [--seconds N]    run for N seconds (default 30; 0 = until Ctrl-C)
 #
@@ -22,8 +24,8 @@ case "$seconds" in ''|*[!0-9]*) echo "cluster.sh: --seconds wants a whole number
 
 bash scripts/setup-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target peerchaind >/dev/null
-echo "built build/peerchaind"
+cmake --build build -j "$(nproc)" --target peerchaind peerchain-cli >/dev/null
+echo "built build/peerchaind and build/peerchain-cli"
 
 run=$(mktemp -d /tmp/peerchain-cluster.XXXXXX)
 pids=()
@@ -38,12 +40,13 @@ trap 'exit 130' INT TERM
 # start NAME ARGS...: starts a node and waits (bounded) for its port file.
 start() {
   local name=$1; shift
-  build/peerchaind --network regtest --bind 127.0.0.1 --p2p-port 0 \
-    --port-file "$run/$name.port" "$@" 2>"$run/$name.log" &
+  build/peerchaind --network regtest --bind 127.0.0.1 --p2p-port 0 --datadir "$run/$name.data" \
+    --api-port 0 --api-port-file "$run/$name.api" --port-file "$run/$name.port" "$@" \
+    2>"$run/$name.log" &
   pids+=($!)
-  for _ in $(seq 1 100); do [ -s "$run/$name.port" ] && break; sleep 0.1; done
-  [ -s "$run/$name.port" ] || { echo "$name did not start; log:"; cat "$run/$name.log"; exit 1; }
-  echo "$name listening on 127.0.0.1:$(cat "$run/$name.port")"
+  for _ in $(seq 1 100); do [ -s "$run/$name.port" ] && [ -s "$run/$name.api" ] && break; sleep 0.1; done
+  [ -s "$run/$name.api" ] || { echo "$name did not start; log:"; cat "$run/$name.log"; exit 1; }
+  echo "$name: P2P 127.0.0.1:$(cat "$run/$name.port"), API 127.0.0.1:$(cat "$run/$name.api")"
 }
 port() { cat "$run/$1.port"; }
 
@@ -52,9 +55,11 @@ start n2 --peer "127.0.0.1:$(port n1)"
 start n3 --peer "127.0.0.1:$(port n2)" --mine --mine-interval-ms 2500
 start n4 --peer "127.0.0.1:$(port n3)" --peer "127.0.0.1:$(port n1)"
 
-# tip NAME: "height hash-prefix" from the node's latest tip log line.
+# tip NAME: "height hash-prefix" of the node's tip, from its API.
 tip() {
-  grep -oE 'height [0-9]+ hash [0-9a-f]+' "$run/$1.log" | tail -n 1 | awk '{print $2, $4}'
+  build/peerchain-cli --api "127.0.0.1:$(cat "$run/$1.api")" --timeout-ms 2000 --json status 2>/dev/null |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["height"], d["tip"][:16])' 2>/dev/null ||
+    true
 }
 
 agreed=0
@@ -63,7 +68,7 @@ while :; do
   sleep 2
   line="" first="" same=1
   for n in n1 n2 n3 n4; do
-    t=$(tip $n); t=${t:-"1 genesis"}
+    t=$(tip $n); t=${t:-"? unreachable"}
     line+="$n=$(echo "$t" | tr ' ' ':')  "
     [ -z "$first" ] && first=$t
     [ "$t" = "$first" ] || same=0

@@ -368,6 +368,13 @@ bool pc_chain_is_index(const pc_chain *c)
     return c->is_index;
 }
 
+int pc_chain_reserve(pc_chain *c, uint64_t height)
+{
+    if (height > SIZE_MAX / sizeof(struct run_entry))
+        return PC_E_NOMEM;
+    return chain_reserve(c, (size_t)height);
+}
+
 int pc_chain_load_header(pc_chain *c, const pc_hash *hash, int64_t ts, uint32_t difficulty)
 {
     uint64_t h = c->run.len + 1;

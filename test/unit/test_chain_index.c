@@ -145,8 +145,8 @@ out:
 static pc_chain *load_from(const pc_chain *full)
 {
     pc_chain *ix = pc_chain_new_index(&tn.net);
-    if (ix == NULL)
-        return NULL;
+    if (ix == NULL || pc_chain_reserve(ix, pc_chain_height(full)) != 0)
+        goto fail;
     for (uint64_t h = 2; h <= pc_chain_height(full); h++) {
         const pc_block *b = pc_chain_at(full, h);
         if (pc_chain_load_header(ix, &b->hash, b->timestamp, b->difficulty) != 0)
@@ -177,6 +177,11 @@ static void test_load(void)
 
     ix = load_from(full);
     CHECK(ix != NULL);
+    if (ix != NULL) {
+        /* Room for more changes nothing visible. */
+        CHECK_EQ_INT(pc_chain_reserve(ix, 4096), 0);
+        CHECK_EQ_INT(pc_chain_height(ix), pc_chain_height(full));
+    }
     if (ix == NULL)
         goto out;
     CHECK_EQ_INT(pc_chain_height(ix), pc_chain_height(full));

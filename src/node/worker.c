@@ -1329,7 +1329,13 @@ static int load_chain(struct node *n, pc_chain **out, struct pc_err *err)
     if (c == NULL)
         return pc_err_set(err, PC_E_NOMEM, "out of memory for the chain");
     struct load_ctx ctx = {c, err};
-    int rc = pc_store_scan_headers(n->store, load_header, &ctx, err);
+    /* One allocation for the whole index, not a rehash at every doubling. */
+    int rc = pc_chain_reserve(c, pc_store_tip_height(n->store));
+    if (rc != 0)
+        rc = pc_err_set(err, rc, "out of memory for a chain of %" PRIu64 " blocks",
+                        pc_store_tip_height(n->store));
+    if (rc == 0)
+        rc = pc_store_scan_headers(n->store, load_header, &ctx, err);
     if (rc == 0 && pc_chain_height(c) > 1) {
         rc = pc_store_reader_begin(n->store, &rd, err);
         if (rc == 0)

@@ -85,11 +85,11 @@ bool pc_chain_is_index(const pc_chain *c);
  * unchanged). On success of load_tip the chain owns tip.
  */
 int pc_chain_load_header(pc_chain *c, const pc_hash *hash, int64_t ts, uint32_t difficulty);
+int pc_chain_load_tip(pc_chain *c, pc_block *tip);
 /* Makes room for a chain of `height` blocks (both modes), so that growing to
  * it (a load, a long adoption) does not reallocate or rehash on the way.
  * 0 or PC_E_NOMEM (the chain is unchanged either way). */
 int pc_chain_reserve(pc_chain *c, uint64_t height);
-int pc_chain_load_tip(pc_chain *c, pc_block *tip);
 
 const pc_network *pc_chain_network(const pc_chain *c);
 uint64_t pc_chain_height(const pc_chain *c); /* tip height (>= 1) */

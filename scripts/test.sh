@@ -62,3 +62,17 @@ bash scripts/valgrind-check.sh build
 
 step "the README's main job: a local cluster that mines and agrees"
 bash scripts/cluster.sh --seconds 12
+
+step "docker: the image and the docker-compose cluster"
+if ! { docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null; } &&
+   [ -f ../shared/ci/docker-env.sh ]; then
+  bash ../shared/ci/docker-env.sh up
+fi
+if docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null; then
+  bash docker/cluster-test.sh
+elif [ "${CI:-}" = true ]; then
+  echo "docker: no engine and no ../shared/ci/docker-env.sh to start one" >&2
+  exit 1
+else
+  echo "docker: skipped (no Docker engine with docker-compose on this machine)"
+fi

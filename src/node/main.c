@@ -113,6 +113,13 @@ int main(int argc, char **argv)
 {
     static struct node node; /* large; zeroed; lives as long as the process */
     struct node *n = &node;
+    /* First of all, so that a SIGTERM sent the moment we start waits for
+     * sigtimedwait and a clean stop instead of killing the process. */
+    sigset_t set;
+    if (block_signals(&set) != 0) {
+        fprintf(stderr, "peerchaind: cannot set up signals: %s\n", strerror(errno));
+        return 1;
+    }
     enum opts_result o = opts_parse(argc, argv, &n->cfg, stdout, stderr);
     if (o == OPTS_EXIT_OK)
         return 0;
@@ -122,11 +129,6 @@ int main(int argc, char **argv)
 
     int rc = 1, lock_fd = -1;
     bool tip_mu = false, queue = false, worker = false, miner = false;
-    sigset_t set;
-    if (block_signals(&set) != 0) {
-        node_log(LOG_ERROR, NULL, "cannot set up signals: %s", strerror(errno));
-        goto out;
-    }
     if (pc_crypto_init() != 0) {
         node_log(LOG_ERROR, NULL, "cannot initialise libsodium");
         goto out;

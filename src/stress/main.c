@@ -36,6 +36,9 @@ static const char usage_text[] =
     "                                   per-hop latency of B blocks mined on one end\n"
     "  api        --seconds S --concurrency C [--peers P]\n"
     "                                   POST /mineBlock rate and latency\n"
+    "  connections --count K [--blocks N]\n"
+    "                                   K idle handshaked peers; RSS each; does an\n"
+    "                                   honest node still sync N blocks\n"
     "  limits     [--blocks N]          this machine: SHA-256, Jansson, loopback RTT,\n"
     "                                   libcurl empty-request rate\n"
     "\n"
@@ -59,6 +62,7 @@ enum {
     OPT_SECONDS,
     OPT_CONCURRENCY,
     OPT_PEERS,
+    OPT_COUNT,
     OPT_TARGET,
     OPT_TOKEN,
     OPT_JSON,
@@ -78,6 +82,7 @@ static const struct option long_opts[] = {
     {"seconds", required_argument, NULL, OPT_SECONDS},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
     {"peers", required_argument, NULL, OPT_PEERS},
+    {"count", required_argument, NULL, OPT_COUNT},
     {"target", required_argument, NULL, OPT_TARGET},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"json", required_argument, NULL, OPT_JSON},
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
 {
     struct stress_opts o = {.timeout_s = DEFAULT_TIMEOUT_S, .topology = TOPO_LINE};
     bool have_blocks = false, have_nodes = false, have_seconds = false, have_conc = false;
+    bool have_count = false;
     const char *scenario = NULL;
     char exe_dir[PATH_MAX];
     unsigned long long v;
@@ -188,6 +194,12 @@ int main(int argc, char **argv)
             if (!parse_num("--peers", optarg, 0, 100, &v))
                 return 2;
             o.peers = (unsigned)v;
+            break;
+        case OPT_COUNT:
+            if (!parse_num("--count", optarg, 1, 20000, &v))
+                return 2;
+            o.count = (unsigned)v;
+            have_count = true;
             break;
         case OPT_TARGET:
             o.target = optarg;
@@ -250,6 +262,12 @@ int main(int argc, char **argv)
             o.seconds = o.smoke ? 1 : 5;
         if (!have_conc)
             o.concurrency = 1;
+    } else if (strcmp(scenario, "connections") == 0) {
+        run = scenario_connections;
+        if (!have_count)
+            o.count = o.smoke ? 40 : 1000;
+        if (!have_blocks)
+            o.blocks = o.smoke ? 300 : 10000;
     } else if (strcmp(scenario, "limits") == 0) {
         run = scenario_limits;
         if (!have_blocks)

@@ -25,6 +25,7 @@ struct stress_opts {
     unsigned seconds;     /* api */
     unsigned concurrency; /* api */
     unsigned peers;       /* api */
+    unsigned count;       /* connections */
     const char *target;   /* HOST:PORT of a running node, or NULL */
     const char *token;    /* its API token (api --target) */
     uint64_t deadline_ns; /* now_ns() at start + timeout_s */
@@ -33,7 +34,19 @@ struct stress_opts {
 int scenario_sync(const struct stress_opts *o, struct results *r);
 int scenario_propagate(const struct stress_opts *o, struct results *r);
 int scenario_api(const struct stress_opts *o, struct results *r);
+int scenario_connections(const struct stress_opts *o, struct results *r);
 int scenario_limits(const struct stress_opts *o, struct results *r);
+
+/* Shared by scenarios (sync.c). sync_load_seed offers g to the node on
+ * 127.0.0.1:port as allBlock pages and waits until its tip is g's.
+ * sync_fresh_node starts a node (named name) whose only peer is seed_addr
+ * and waits until it announces tip_hash; *done_ns is when (its fork time is
+ * (*fresh)->spawned_ns). Both 0 or -1 (error printed). */
+struct gen_chain;
+struct node_proc;
+int sync_load_seed(const struct stress_opts *o, const struct gen_chain *g, int port);
+int sync_fresh_node(const struct stress_opts *o, const char *seed_addr, const char *tip_hash,
+                    const char *name, struct node_proc **fresh, uint64_t *done_ns);
 
 /* Milliseconds left before the run's deadline (0 when past it). */
 unsigned scenario_ms_left(const struct stress_opts *o);

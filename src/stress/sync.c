@@ -71,7 +71,7 @@ static int wait_tip(const struct stress_opts *o, struct wire_conn *c, const char
 
 /* Offers the chain to the node on port as allBlock pages, then waits until
  * its tip is ours. */
-static int feed(const struct stress_opts *o, const struct gen_chain *g, int port)
+int sync_load_seed(const struct stress_opts *o, const struct gen_chain *g, int port)
 {
     static const char head[] = "{\"type\":\"allBlock\",\"payload\":";
     struct wire_conn c;
@@ -161,11 +161,40 @@ static double blocks_bytes_in(int api_port)
     return v;
 }
 
+int sync_fresh_node(const struct stress_opts *o, const char *seed_addr, const char *tip_hash,
+                    const char *name, struct node_proc **fresh_out, uint64_t *done_ns)
+{
+    struct wire_conn obs = {.fd = -1};
+    struct node_proc *fresh;
+    const char *const fresh_args[] = {"--peer", seed_addr, NULL};
+    int rc = -1;
+    if ((fresh = proc_start(name, fresh_args)) == NULL || proc_wait_ready(fresh, 10000) != 0)
+        return -1;
+    *fresh_out = fresh;
+    if (wire_connect(&obs, "127.0.0.1", fresh->p2p_port, NULL, 5000) != 0) {
+        stress_err("observer: %s", obs.err);
+        goto out;
+    }
+    /* Asking once covers a sync that ended before the observer came in;
+     * otherwise the answer is an older tip and the announcement ends it. */
+    if (wire_send_hello(&obs, pc_network_find("regtest"), NULL, NULL) != 0 ||
+        wire_send(&obs, "latestBlock", json_object()) != 0) {
+        stress_err("observer: %s", obs.err);
+        goto out;
+    }
+    if (wait_tip(o, &obs, tip_hash, 0, "syncing the fresh node", done_ns) != 0)
+        goto out;
+    stress_progress_done();
+    rc = 0;
+out:
+    wire_close(&obs);
+    return rc;
+}
+
 int scenario_sync(const struct stress_opts *o, struct results *r)
 {
     struct gen_chain g = {0};
     struct node_proc *seed = NULL, *fresh = NULL;
-    struct wire_conn obs = {.fd = -1};
     char seed_host[64] = "127.0.0.1", seed_addr[96], tip_hash[65];
     int seed_port = 0, rc = 1;
     uint64_t height = o->blocks;
@@ -192,26 +221,12 @@ int scenario_sync(const struct stress_opts *o, struct results *r)
         results_figure(r, "seed_idle_rss", (double)proc_status_kib(seed->pid, "VmRSS") / 1024.0,
                        "MiB");
         seed_port = seed->p2p_port;
-        if (feed(o, &g, seed_port) != 0)
+        if (sync_load_seed(o, &g, seed_port) != 0)
             goto out;
     }
     snprintf(seed_addr, sizeof seed_addr, "%s:%d", seed_host, seed_port);
-    const char *const fresh_args[] = {"--peer", seed_addr, NULL};
-    if ((fresh = proc_start("fresh", fresh_args)) == NULL || proc_wait_ready(fresh, 10000) != 0)
-        goto out;
-    if (wire_connect(&obs, "127.0.0.1", fresh->p2p_port, NULL, 5000) != 0) {
-        stress_err("observer: %s", obs.err);
-        goto out;
-    }
-    /* Asking once covers a sync that ended before the observer came in;
-     * otherwise the answer is an older tip and the announcement ends it. */
-    if (wire_send_hello(&obs, pc_network_find("regtest"), NULL, NULL) != 0 ||
-        wire_send(&obs, "latestBlock", json_object()) != 0) {
-        stress_err("observer: %s", obs.err);
-        goto out;
-    }
     uint64_t done_ns;
-    if (wait_tip(o, &obs, tip_hash, 0, "syncing the fresh node", &done_ns) != 0)
+    if (sync_fresh_node(o, seed_addr, tip_hash, "fresh", &fresh, &done_ns) != 0)
         goto out;
     stress_progress_done();
 
@@ -241,7 +256,6 @@ int scenario_sync(const struct stress_opts *o, struct results *r)
     }
     rc = 0;
 out:
-    wire_close(&obs);
     gen_destroy(&g);
     return stress_stopping ? 130 : rc;
 }

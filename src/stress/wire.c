@@ -213,10 +213,11 @@ int wire_recv(struct wire_conn *c, unsigned timeout_ms, json_t **msg, uint64_t *
             return set_err(c, "poll", errno);
         if (r <= 0)
             continue;
-        if (c->cap - c->len < 65536) {
-            size_t ncap = c->cap ? c->cap * 2 : 262144;
-            if (ncap > WIRE_MAX_LINE_BYTES + 65536)
-                ncap = WIRE_MAX_LINE_BYTES + 65536;
+        /* Small at first: a run may hold a thousand idle connections. */
+        if (c->cap - c->len < WIRE_MIN_READ_BYTES) {
+            size_t ncap = c->cap ? c->cap * 2 : 2 * WIRE_MIN_READ_BYTES;
+            if (ncap > WIRE_MAX_LINE_BYTES + WIRE_MIN_READ_BYTES)
+                ncap = WIRE_MAX_LINE_BYTES + WIRE_MIN_READ_BYTES;
             char *nb = realloc(c->buf, ncap);
             if (nb == NULL) {
                 snprintf(c->err, sizeof c->err, "out of memory");

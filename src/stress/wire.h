@@ -18,6 +18,7 @@
 
 #define WIRE_MAX_LINE_BYTES (8u * 1024u * 1024u) /* 2x the node's default frame cap */
 #define WIRE_ERR_BYTES 160u
+#define WIRE_MIN_READ_BYTES 4096u /* room for at least this much per recv */
 
 struct wire_conn {
     int fd;

@@ -29,16 +29,6 @@
 #define CONN_HELLO_TIMEOUT_MS 5000u
 #define CONN_MAX_COUNT 20000u
 
-/* The n-th source address: 127.0.0.2 .. 127.0.0.251, then 127.1.x.y. */
-static void source_addr(unsigned n, char out[32])
-{
-    if (n < 250)
-        snprintf(out, 32, "127.0.0.%u", n + 2);
-    else
-        snprintf(out, 32, "127.%u.%u.%u", 1 + (n - 250) / 62500, ((n - 250) / 250) % 250 + 1,
-                 (n - 250) % 250 + 2);
-}
-
 /* Opens c from src and completes the handshake. 0 or -1 (c->err). */
 static int open_idle(struct wire_conn *c, int port, const char *src)
 {
@@ -117,7 +107,7 @@ int scenario_connections(const struct stress_opts *o, struct results *r)
     uint64_t t0 = now_ns(), last = t0;
     for (unsigned i = 0; i < o->count && !stress_stopping && scenario_ms_left(o) > 0; i++) {
         char src[32];
-        source_addr(i / CONN_PER_ADDR, src);
+        wire_source_addr(i / CONN_PER_ADDR, src);
         if (open_idle(&conns[opened], seed->p2p_port, src) != 0) {
             if (failed++ == 0)
                 stress_err("connection %u from %s: %s", i, src, conns[opened].err);

@@ -39,6 +39,9 @@ static const char usage_text[] =
     "  connections --count K [--blocks N]\n"
     "                                   K idle handshaked peers; RSS each; does an\n"
     "                                   honest node still sync N blocks\n"
+    "  flood      --peers F --kind garbage|oversized|valid|invalid-blocks|slow-reader\n"
+    "             [--seconds S]         F hostile peers of each kind (a comma list)\n"
+    "                                   against an honest peer's latestBlock round trip\n"
     "  limits     [--blocks N]          this machine: SHA-256, Jansson, loopback RTT,\n"
     "                                   libcurl empty-request rate\n"
     "\n"
@@ -63,6 +66,7 @@ enum {
     OPT_CONCURRENCY,
     OPT_PEERS,
     OPT_COUNT,
+    OPT_KIND,
     OPT_TARGET,
     OPT_TOKEN,
     OPT_JSON,
@@ -83,6 +87,7 @@ static const struct option long_opts[] = {
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
     {"peers", required_argument, NULL, OPT_PEERS},
     {"count", required_argument, NULL, OPT_COUNT},
+    {"kind", required_argument, NULL, OPT_KIND},
     {"target", required_argument, NULL, OPT_TARGET},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"json", required_argument, NULL, OPT_JSON},
@@ -201,6 +206,9 @@ int main(int argc, char **argv)
             o.count = (unsigned)v;
             have_count = true;
             break;
+        case OPT_KIND:
+            o.kind = optarg;
+            break;
         case OPT_TARGET:
             o.target = optarg;
             break;
@@ -268,6 +276,16 @@ int main(int argc, char **argv)
             o.count = o.smoke ? 40 : 1000;
         if (!have_blocks)
             o.blocks = o.smoke ? 300 : 10000;
+    } else if (strcmp(scenario, "flood") == 0) {
+        run = scenario_flood;
+        if (!have_seconds)
+            o.seconds = o.smoke ? 1 : 10;
+        if (!have_blocks)
+            o.blocks = o.smoke ? 300 : 2000;
+        if (o.peers == 0)
+            o.peers = o.smoke ? 4 : 50;
+        if (o.kind == NULL)
+            o.kind = "garbage,slow-reader";
     } else if (strcmp(scenario, "limits") == 0) {
         run = scenario_limits;
         if (!have_blocks)

@@ -250,3 +250,12 @@ json_t *wire_payload(const json_t *msg)
 {
     return json_object_get(msg, "payload");
 }
+
+void wire_source_addr(unsigned n, char out[32])
+{
+    if (n < 250)
+        snprintf(out, 32, "127.0.0.%u", n + 2);
+    else
+        snprintf(out, 32, "127.%u.%u.%u", 1 + (n - 250) / 62500, ((n - 250) / 250) % 250 + 1,
+                 (n - 250) % 250 + 2);
+}

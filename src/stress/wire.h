@@ -61,4 +61,8 @@ json_t *wire_payload(const json_t *msg);
  * 0 or -1. */
 int wire_parse_target(const char *s, char host[64], int *port);
 
+/* The n-th source address for clients that must not share one (bans and
+ * per-address caps are per IP): 127.0.0.2 .. 127.0.0.251, then 127.1.x.y. */
+void wire_source_addr(unsigned n, char out[32]);
+
 #endif

@@ -42,6 +42,9 @@ static const char usage_text[] =
     "  flood      --peers F --kind garbage|oversized|valid|invalid-blocks|slow-reader\n"
     "             [--seconds S]         F hostile peers of each kind (a comma list)\n"
     "                                   against an honest peer's latestBlock round trip\n"
+    "  churn      --seconds S [--peers P] [--seed N]\n"
+    "                                   peers come, sync a little, go, while the node\n"
+    "                                   mines; threads, fds and RSS back to baseline\n"
     "  limits     [--blocks N]          this machine: SHA-256, Jansson, loopback RTT,\n"
     "                                   libcurl empty-request rate\n"
     "\n"
@@ -67,6 +70,7 @@ enum {
     OPT_PEERS,
     OPT_COUNT,
     OPT_KIND,
+    OPT_SEED,
     OPT_TARGET,
     OPT_TOKEN,
     OPT_JSON,
@@ -88,6 +92,7 @@ static const struct option long_opts[] = {
     {"peers", required_argument, NULL, OPT_PEERS},
     {"count", required_argument, NULL, OPT_COUNT},
     {"kind", required_argument, NULL, OPT_KIND},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"target", required_argument, NULL, OPT_TARGET},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"json", required_argument, NULL, OPT_JSON},
@@ -209,6 +214,11 @@ int main(int argc, char **argv)
         case OPT_KIND:
             o.kind = optarg;
             break;
+        case OPT_SEED:
+            if (!parse_num("--seed", optarg, 0, UINT32_MAX, &v))
+                return 2;
+            o.seed = (unsigned)v;
+            break;
         case OPT_TARGET:
             o.target = optarg;
             break;
@@ -286,6 +296,14 @@ int main(int argc, char **argv)
             o.peers = o.smoke ? 4 : 50;
         if (o.kind == NULL)
             o.kind = "garbage,slow-reader";
+    } else if (strcmp(scenario, "churn") == 0) {
+        run = scenario_churn;
+        if (!have_seconds)
+            o.seconds = o.smoke ? 1 : 30;
+        if (!have_blocks)
+            o.blocks = o.smoke ? 300 : 2000;
+        if (o.peers == 0)
+            o.peers = o.smoke ? 4 : 16;
     } else if (strcmp(scenario, "limits") == 0) {
         run = scenario_limits;
         if (!have_blocks)

@@ -27,6 +27,7 @@ struct stress_opts {
     unsigned peers;       /* api */
     unsigned count;       /* connections */
     const char *kind;     /* flood: comma-separated kinds */
+    unsigned seed;        /* churn: random sequence */
     const char *target;   /* HOST:PORT of a running node, or NULL */
     const char *token;    /* its API token (api --target) */
     uint64_t deadline_ns; /* now_ns() at start + timeout_s */
@@ -37,6 +38,7 @@ int scenario_propagate(const struct stress_opts *o, struct results *r);
 int scenario_api(const struct stress_opts *o, struct results *r);
 int scenario_connections(const struct stress_opts *o, struct results *r);
 int scenario_flood(const struct stress_opts *o, struct results *r);
+int scenario_churn(const struct stress_opts *o, struct results *r);
 int scenario_limits(const struct stress_opts *o, struct results *r);
 
 /* Shared by scenarios (sync.c). sync_load_seed offers g to the node on

@@ -52,16 +52,14 @@ struct hostile {
     bool connected_at_end;
 };
 
-/* A latestBlock offer of block 2 on genesis with a wrong merkle root. */
-static char *make_bad_offer(void)
+/* A latestBlock offer of the block after tip with a wrong merkle root: it
+ * links onto the node's tip, so the node validates it (an offer below the
+ * tip would only be ignored). */
+static char *make_bad_offer(const pc_block *g)
 {
-    const pc_network *net = pc_network_find("regtest");
-    pc_block *g = pc_network_genesis(net);
     struct pc_err err = {0};
     char *text = NULL;
-    if (g == NULL)
-        return NULL;
-    struct pc_template_base base = {.parent_height = 1,
+    struct pc_template_base base = {.parent_height = g->height,
                                     .parent_hash = g->hash,
                                     .difficulty = g->difficulty,
                                     .median_time_past = g->timestamp};
@@ -75,7 +73,6 @@ static char *make_bad_offer(void)
         json_decref(m);
     }
     pc_block_free(b);
-    pc_block_free(g);
     return text;
 }
 
@@ -115,6 +112,21 @@ static int hostile_round(struct hostile *h, struct wire_conn *c, char *chunk, bo
         return wire_send_raw(c, slow_q, sizeof slow_q - 1);
     }
     return -1;
+}
+
+/* Reads what is waiting (an error message, say): false once the node has
+ * closed the connection. */
+static bool still_open(struct wire_conn *c)
+{
+    char sink[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
 }
 
 static void *hostile_run(void *arg)
@@ -157,7 +169,7 @@ static void *hostile_run(void *arg)
             }
             first = false;
         }
-        if (!ok)
+        if (!ok || !still_open(&c))
             h->dropped++;
         else
             h->connected_at_end = true;
@@ -289,7 +301,7 @@ int scenario_flood(const struct stress_opts *o, struct results *r)
     results_param_int(r, "seconds", o->seconds);
     results_param_int(r, "blocks", (long long)o->blocks);
     if (gen_make(&g, pc_network_find("regtest"), o->blocks) != 0 ||
-        (bad_offer = make_bad_offer()) == NULL)
+        (bad_offer = make_bad_offer(g.tip)) == NULL)
         goto out;
     pc_block *gb = pc_network_genesis(pc_network_find("regtest"));
     if (gb == NULL)

@@ -101,16 +101,9 @@ static void *churn_run(void *arg)
 
 static long height_of(int api_port)
 {
-    struct web w;
-    char url[96];
-    long h = -1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/health", api_port);
-    if (web_init(&w, NULL) == 0 && web_get(&w, url, 2000) == 0 && w.status == 200) {
-        json_t *j = json_loads(w.body, 0, NULL);
-        h = (long)json_integer_value(json_object_get(j, "height"));
-        json_decref(j);
-    }
-    web_destroy(&w);
+    json_t *j = web_node_json(api_port, "/health");
+    long h = j ? (long)json_integer_value(json_object_get(j, "height")) : -1;
+    json_decref(j);
     return h;
 }
 

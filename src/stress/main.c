@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 {
     struct stress_opts o = {.timeout_s = DEFAULT_TIMEOUT_S, .topology = TOPO_LINE};
     bool have_blocks = false, have_nodes = false, have_seconds = false, have_conc = false;
-    bool have_count = false;
+    bool have_count = false, have_peers = false;
     const char *scenario = NULL;
     char exe_dir[PATH_MAX];
     unsigned long long v;
@@ -204,6 +204,7 @@ int main(int argc, char **argv)
             if (!parse_num("--peers", optarg, 0, 100, &v))
                 return 2;
             o.peers = (unsigned)v;
+            have_peers = true;
             break;
         case OPT_COUNT:
             if (!parse_num("--count", optarg, 1, 20000, &v))
@@ -292,7 +293,7 @@ int main(int argc, char **argv)
             o.seconds = o.smoke ? 1 : 10;
         if (!have_blocks)
             o.blocks = o.smoke ? 300 : 2000;
-        if (o.peers == 0)
+        if (!have_peers)
             o.peers = o.smoke ? 4 : 50;
         if (o.kind == NULL)
             o.kind = "garbage,slow-reader";
@@ -302,7 +303,7 @@ int main(int argc, char **argv)
             o.seconds = o.smoke ? 1 : 30;
         if (!have_blocks)
             o.blocks = o.smoke ? 300 : 2000;
-        if (o.peers == 0)
+        if (!have_peers)
             o.peers = o.smoke ? 4 : 16;
     } else if (strcmp(scenario, "limits") == 0) {
         run = scenario_limits;

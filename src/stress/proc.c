@@ -217,17 +217,34 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
+/* True if the node's log holds a sanitizer report (an ASan/TSan build of
+ * peerchaind may report and still exit 0 for some checks). */
+static bool log_has_sanitizer_report(const struct node_proc *n)
+{
+    char path[PROC_PATH_BYTES + 8], line[512];
+    bool found = false;
+    snprintf(path, sizeof path, "%s/log", n->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, "Sanitizer") != NULL || strstr(line, "runtime error:") != NULL;
+    fclose(f);
+    return found;
+}
+
 int proc_stop_all(void)
 {
     int bad = 0;
     proc_signal_all(); /* all at once: each then exits while we reap the others */
     for (sig_atomic_t i = 0; i < n_nodes; i++) {
-        if (nodes[i].pid <= 0 && nodes[i].exit_status == 0)
-            continue;
         int st = proc_stop(&nodes[i]);
         if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
             stress_err("node %s did not exit cleanly (status %d; log: %s/log)", nodes[i].dir, st,
                        nodes[i].dir);
+            bad++;
+        } else if (log_has_sanitizer_report(&nodes[i])) {
+            stress_err("node %s: sanitizer report in %s/log", nodes[i].dir, nodes[i].dir);
             bad++;
         }
     }

@@ -108,18 +108,12 @@ static unsigned degree(enum topology t, unsigned m, unsigned i)
 
 static int peers_of(int api_port)
 {
-    struct web w;
-    char url[96];
-    int n = -1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/status", api_port);
-    if (web_init(&w, NULL) == 0 && web_get(&w, url, 2000) == 0 && w.status == 200) {
-        json_t *j = json_loads(w.body, 0, NULL);
-        json_t *p = json_object_get(j, "peers");
-        n = (int)(json_integer_value(json_object_get(p, "inbound")) +
-                  json_integer_value(json_object_get(p, "outbound")));
-        json_decref(j);
-    }
-    web_destroy(&w);
+    json_t *j = web_node_json(api_port, "/status");
+    json_t *p = json_object_get(j, "peers");
+    int n = j == NULL ? -1
+                      : (int)(json_integer_value(json_object_get(p, "inbound")) +
+                              json_integer_value(json_object_get(p, "outbound")));
+    json_decref(j);
     return n;
 }
 

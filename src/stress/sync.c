@@ -148,19 +148,6 @@ out:
     return rc;
 }
 
-/* Bytes the node on api_port received in `blocks` messages. */
-static double blocks_bytes_in(int api_port)
-{
-    struct web w;
-    char url[96];
-    double v = -1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", api_port);
-    if (web_init(&w, NULL) == 0 && web_get(&w, url, 5000) == 0 && w.status == 200)
-        v = web_metric(w.body, "peerchain_message_bytes_total{direction=\"in\",type=\"blocks\"}");
-    web_destroy(&w);
-    return v;
-}
-
 int sync_fresh_node(const struct stress_opts *o, const char *seed_addr, const char *tip_hash,
                     const char *name, struct node_proc **fresh_out, uint64_t *done_ns)
 {
@@ -231,7 +218,8 @@ int scenario_sync(const struct stress_opts *o, struct results *r)
     stress_progress_done();
 
     double secs = (double)(done_ns - fresh->spawned_ns) / 1e9;
-    double bytes = blocks_bytes_in(fresh->api_port);
+    double bytes = web_node_metric(
+        fresh->api_port, "peerchain_message_bytes_total{direction=\"in\",type=\"blocks\"}");
     results_figure(r, "sync_time", secs * 1000.0, "ms");
     results_figure(r, "sync_rate", (double)(height - 1) / secs, "blocks/s");
     if (bytes >= 0) {

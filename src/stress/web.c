@@ -120,3 +120,27 @@ double web_metric(const char *text, const char *sample)
     }
     return -1;
 }
+
+json_t *web_node_json(int api_port, const char *path)
+{
+    struct web w;
+    char url[128];
+    json_t *j = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", api_port, path);
+    if (web_init(&w, NULL) == 0 && web_get(&w, url, 5000) == 0 && w.status == 200)
+        j = json_loadb(w.body, w.len, 0, NULL);
+    web_destroy(&w);
+    return j;
+}
+
+double web_node_metric(int api_port, const char *sample)
+{
+    struct web w;
+    char url[128];
+    double v = -1;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", api_port);
+    if (web_init(&w, NULL) == 0 && web_get(&w, url, 5000) == 0 && w.status == 200)
+        v = web_metric(w.body, sample);
+    web_destroy(&w);
+    return v;
+}

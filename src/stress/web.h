@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define WEB_MAX_BODY_BYTES (16u * 1024u * 1024u)
 #define WEB_ERR_BYTES 256u
 
@@ -32,6 +34,12 @@ void web_destroy(struct web *w);
  * w->status, w->body), -1 when none did (w->err has one line). */
 int web_get(struct web *w, const char *url, long timeout_ms);
 int web_post(struct web *w, const char *url, const char *body, long timeout_ms);
+
+/* One GET to the API of the node on 127.0.0.1:api_port (path like
+ * "/status"): the answer parsed as JSON (new reference; NULL unless a 200
+ * with JSON came), or the value of one /metrics sample (-1 if none). */
+json_t *web_node_json(int api_port, const char *path);
+double web_node_metric(int api_port, const char *sample);
 
 /* A Prometheus sample such as
  * `peerchain_message_bytes_total{direction="in",type="blocks"}` from a

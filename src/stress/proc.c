@@ -128,6 +128,7 @@ struct node_proc *proc_start(const char *name, const char *const *extra)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL); /* an ignored signal would outlive exec */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)

@@ -9,6 +9,7 @@
  * send queues never fill. Every answer is counted by status; only 200s go
  * into the rate and the latencies.
  */
+#include <stdatomic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -72,8 +73,8 @@ struct drain {
     pthread_t th;
     struct wire_conn *conns; /* the reader owns their receiving side */
     unsigned n;
-    volatile sig_atomic_t stop; /* set by main, read by the drain thread */
-    unsigned closed;            /* connections the node closed; read after join */
+    atomic_int stop; /* set by main, read by the drain thread (atomic: two threads) */
+    unsigned closed; /* connections the node closed; read after join */
 };
 
 static void *drain_run(void *arg)
@@ -83,7 +84,7 @@ static void *drain_run(void *arg)
     char buf[65536];
     for (unsigned i = 0; i < d->n; i++)
         pfd[i] = (struct pollfd){.fd = d->conns[i].fd, .events = POLLIN};
-    while (!d->stop && !stress_stopping) {
+    while (!atomic_load(&d->stop) && !stress_stopping) {
         if (poll(pfd, d->n, 100) <= 0)
             continue;
         for (unsigned i = 0; i < d->n; i++) {
@@ -199,7 +200,7 @@ out:;
     /* Requests in flight at the stop time are counted, so is their time. */
     double secs = t0 ? (double)(now_ns() - t0) / 1e9 : 0;
     if (drain_started) {
-        d.stop = 1;
+        atomic_store(&d.stop, 1);
         pthread_join(d.th, NULL);
     }
     if (rc == 0) {

@@ -14,6 +14,7 @@
  * minus node 0's. Observer timestamps include the announcement's trip to
  * the observer, the same for every node, so it cancels in the differences.
  */
+#include <stdatomic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ struct observers {
     uint64_t *seen_ns; /* [block][node], 0 = not yet; guarded by mu */
     bool failed;       /* guarded by mu */
     char err[WIRE_ERR_BYTES];
-    volatile sig_atomic_t stop;
+    atomic_int stop; /* set by main, read by the observer thread: atomic, not volatile, for TSan */
 };
 
 static void *observe(void *arg)
@@ -49,7 +50,7 @@ static void *observe(void *arg)
     struct pollfd pfd[PROP_MAX_NODES];
     for (unsigned i = 0; i < ob->n; i++)
         pfd[i] = (struct pollfd){.fd = ob->conns[i].fd, .events = POLLIN};
-    while (!ob->stop && !stress_stopping) {
+    while (!atomic_load(&ob->stop) && !stress_stopping) {
         if (poll(pfd, ob->n, 100) <= 0)
             continue;
         for (unsigned i = 0; i < ob->n; i++) {
@@ -291,7 +292,7 @@ int scenario_propagate(const struct stress_opts *o, struct results *r)
     rc = 0;
 out:
     if (obs_started) {
-        ob.stop = 1;
+        atomic_store(&ob.stop, 1);
         pthread_join(ob.th, NULL);
     }
     for (unsigned i = 0; i < ob.n; i++)

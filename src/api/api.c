@@ -705,7 +705,11 @@ static int write_cookie(struct api *a, const char *datadir, const char *token)
     char path[PC_MAX_PATH_BYTES + 32], tmp[PC_MAX_PATH_BYTES + 48];
     snprintf(path, sizeof path, "%s/" API_COOKIE_NAME, datadir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* A stale file of a crashed run goes first; O_EXCL then makes sure we
+     * write a file we created, and O_NONBLOCK that a FIFO cannot hang us. */
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        goto fail;
+    int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0)
         goto fail;
     /* open's mode is filtered by the umask and ignored for an existing file. */

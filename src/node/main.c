@@ -89,8 +89,22 @@ static int lock_datadir(const char *dir)
         node_log(LOG_ERROR, NULL, "cannot create the data directory %s: %s", dir, strerror(errno));
         return -1;
     }
+    /* Everything in it (lock, cookie, chain) is trusted from here on, so
+     * nobody else may be able to plant or swap files in it. */
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        node_log(LOG_ERROR, NULL, "the data directory %s is not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        node_log(LOG_ERROR, NULL,
+                 "the data directory %s is writable by others or not ours (mode %03o, owner %u); "
+                 "chmod 700 it",
+                 dir, (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+        return -1;
+    }
     snprintf(path, sizeof path, "%s/.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         node_log(LOG_ERROR, NULL, "cannot open %s: %s", path, strerror(errno));
         return -1;

@@ -31,7 +31,25 @@ def run(h, args, env=None, timeout=10):
     return p.returncode, p.stdout, p.stderr
 
 
+def unsafe_datadir(h):
+    """A data directory other users may write to is refused before anything
+    is opened in it: in one, another user could plant a FIFO at the cookie's
+    temporary name (found in review: the node hung in open()) or replace
+    .lock, .cookie or data.mdb."""
+    d = os.path.join(h.tmp, "world-writable")
+    os.makedirs(d)
+    os.chmod(d, 0o777)
+    rc, _, err = run(h, ["--network", "regtest", "--bind", "127.0.0.1", "--p2p-port", "0",
+                         "--api-port", "0", "--datadir", d])
+    h.check(rc == 1, "a world-writable --datadir: exit 1", "rc %s, stderr %r" % (rc, err[-300:]))
+    h.check(b"writable by others" in err, "a world-writable --datadir: the error says why",
+            err[-300:])
+    h.check(not os.path.exists(os.path.join(d, "data.mdb")),
+            "a world-writable --datadir: nothing was created in it", os.listdir(d))
+
+
 def main(h):
+    unsafe_datadir(h)
     for flag in ("--help", "--version"):
         rc, out, err = run(h, [flag])
         h.check(rc == 0, "%s exits 0" % flag, "rc %s, stderr %r" % (rc, err[:200]))

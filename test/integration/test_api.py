@@ -202,7 +202,8 @@ def good_routes(h, a, token):
                 r = call(port, "GET", path)
                 h.check(r.status == 200 and r.json == b, "GET %s serves the mined block" % path,
                         r)
-            h.check(pclib.tip_of(a.port) == b, "the P2P tip is the mined block")
+        # /peers is read while `peer` is the only P2P connection: a client that
+        # has just closed stays listed until the node reads its EOF.
         r = call(port, "GET", "/peers")
         h.check(r.status == 200 and isinstance(r.json, list) and
                 all(isinstance(x, str) for x in r.json) and len(r.json) == 1 and
@@ -213,6 +214,8 @@ def good_routes(h, a, token):
                 v.get("direction") == "inbound" and v.get("protocol") == "peerchain" and
                 v.get("height") == 1 and v.get("listen") is None and isinstance(v.get("id"), int),
                 "GET /peers?verbose=1 describes the peer", r)
+        if isinstance(b, dict):
+            h.check(pclib.tip_of(a.port) == b, "the P2P tip is the mined block")
 
     r = call(port, "POST", "/mineBlock", {"data": "one string"}, token=token)
     h.check(r.status == 200 and r.json and r.json.get("data") == ["one string"] and

@@ -171,6 +171,15 @@ int main(int argc, char **argv)
         node_log(LOG_ERROR, NULL, "cannot open the chain in %s: %s", n->cfg.datadir, err.reason);
         goto out;
     }
+    if (pc_store_set_sync(n->store, (enum pc_store_sync)n->cfg.sync_writes, &err) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot set the store's sync policy: %s", err.reason);
+        goto out;
+    }
+    node_log(LOG_INFO, NULL, "chain store %s: --sync-writes %s (%s)", n->cfg.datadir,
+             pc_store_sync_name((enum pc_store_sync)n->cfg.sync_writes),
+             n->cfg.sync_writes == PC_STORE_SYNC_OS
+                 ? "commits written to the OS, fsynced every 0.5 s and at stop"
+                 : "every commit fsynced");
     if (worker_start(n) != 0) {
         node_log(LOG_ERROR, NULL, "cannot start the chain worker");
         goto out;

@@ -72,6 +72,7 @@ struct node_config { /* immutable after start */
     size_t thread_stack_bytes; /* connection threads, default 256 KiB */
     char *port_file;           /* if set, write the bound P2P port here once listening */
     char *datadir;             /* chain storage; never NULL after opts_parse; owned */
+    int sync_writes;           /* enum pc_store_sync: --sync-writes, else by network */
     bool api;                  /* start the HTTP API (--no-api clears it) */
     char api_bind[PC_BIND_ADDR_BYTES]; /* default "127.0.0.1" */
     int api_port;                      /* default PC_DEFAULT_API_PORT; 0 = ephemeral */

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "opts.h"
+#include "store.h"
 
 #define KIB 1024LL
 #define MIB (1024LL * 1024LL)
@@ -40,6 +41,7 @@ enum {
     OPT_PORT_FILE,
     OPT_STACK,
     OPT_DATADIR,
+    OPT_SYNC_WRITES,
     OPT_API_BIND,
     OPT_API_PORT,
     OPT_API_TOKEN,
@@ -71,6 +73,7 @@ static const struct option long_opts[] = {
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"thread-stack-kib", required_argument, NULL, OPT_STACK},
     {"datadir", required_argument, NULL, OPT_DATADIR},
+    {"sync-writes", required_argument, NULL, OPT_SYNC_WRITES},
     {"api-bind", required_argument, NULL, OPT_API_BIND},
     {"api-port", required_argument, NULL, OPT_API_PORT},
     {"api-token", required_argument, NULL, OPT_API_TOKEN},
@@ -140,6 +143,12 @@ static void usage(FILE *out)
             "  --thread-stack-kib N       stack of each connection thread (default 256)\n"
             "  --datadir DIR              where the chain is stored (default\n"
             "                             $HOME/.peerchain/NETWORK)\n"
+            "  --sync-writes POLICY       when a stored block is on disk: full = fsynced\n"
+            "                             before it is announced (survives power loss);\n"
+            "                             os = written to the OS, fsynced within ~1 s and\n"
+            "                             at a clean stop (survives the process being\n"
+            "                             killed, not a power loss; see docs/storage.md)\n"
+            "                             (default: os on regtest, full otherwise)\n"
             "  --api-bind ADDR            HTTP API address (default 127.0.0.1)\n"
             "  --api-port N               HTTP API port, 0 = any free port (default %d;\n"
             "                             environment HTTP_PORT)\n"
@@ -170,6 +179,7 @@ static void defaults(struct node_config *cfg)
     cfg->mine_interval_ms = 1000;
     cfg->log_level = LOG_INFO;
     cfg->thread_stack_bytes = 256 * KIB;
+    cfg->sync_writes = -1; /* the network's default, once the network is known */
     cfg->api = true;
     cfg->api_port = PC_DEFAULT_API_PORT;
     strcpy(cfg->api_bind, "127.0.0.1");
@@ -436,6 +446,13 @@ static enum opts_result parse_flags(int argc, char **argv, struct node_config *c
             if (strlen(optarg) > PC_MAX_PATH_BYTES || !set_str(&cfg->datadir, optarg))
                 return bad(err, "--datadir", optarg, "a directory path");
             break;
+        case OPT_SYNC_WRITES: {
+            enum pc_store_sync sw;
+            if (!pc_store_sync_parse(optarg, &sw))
+                return bad(err, "--sync-writes", optarg, "full or os");
+            cfg->sync_writes = (int)sw;
+            break;
+        }
         case OPT_API_TOKEN:
             if (!token_ok(optarg) || !set_str(&cfg->api_token, optarg))
                 return bad(err, "--api-token", "...", API_TOKEN_WANT);
@@ -549,6 +566,9 @@ enum opts_result opts_parse(int argc, char **argv, struct node_config *cfg, FILE
                 cfg->send_queue_bytes, cfg->max_frame_bytes, SENDQ_SLACK_BYTES);
         r = OPTS_EXIT_USAGE;
     }
+    if (r == OPTS_RUN && cfg->sync_writes < 0)
+        cfg->sync_writes = strcmp(cfg->net->name, "regtest") == 0 ? (int)PC_STORE_SYNC_OS
+                                                                  : (int)PC_STORE_SYNC_FULL;
     if (r == OPTS_RUN && cfg->datadir == NULL && !default_datadir(cfg, err))
         r = OPTS_EXIT_USAGE;
     if (r != OPTS_RUN)

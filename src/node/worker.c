@@ -499,6 +499,19 @@ static int store_commit(struct worker *w, uint64_t fork, const pc_block *const *
     return rc;
 }
 
+/* --sync-writes os: fsyncs what was committed since the last timer tick, so
+ * a power loss takes at most about WORKER_POP_TIMEOUT_MS of blocks. A failed
+ * fsync stops the node: the kernel may have dropped the pages it could not
+ * write, so a later fsync that succeeds would prove nothing. */
+static void store_flush(struct worker *w)
+{
+    struct pc_err err = {0};
+    if (w->n->store == NULL || atomic_load(&w->n->failed) || pc_store_flush(w->n->store, &err) == 0)
+        return;
+    node_log(LOG_ERROR, NULL, "cannot sync the chain store to disk: %s", err.reason);
+    stop_node(w, "the chain store cannot sync");
+}
+
 /* After a commit, the chain in memory could not follow (out of memory). */
 static void chain_behind_store(struct worker *w, const struct pc_err *err)
 {
@@ -1275,6 +1288,7 @@ static void *worker_main(void *arg)
         }
         if (node_mono_ms() >= next_timers_ms) {
             sync_timers(w);
+            store_flush(w);
             next_timers_ms = node_mono_ms() + WORKER_POP_TIMEOUT_MS;
         }
     }

@@ -20,8 +20,10 @@
 struct pc_store {
     MDB_env *env;
     MDB_dbi meta, block, header, hash;
-    const pc_network *net; /* immutable */
-    uint64_t tip;          /* writer thread only: tip as of the last commit */
+    const pc_network *net;   /* immutable */
+    uint64_t tip;            /* writer thread only: tip as of the last commit */
+    enum pc_store_sync sync; /* writer thread only */
+    uint64_t unsynced;       /* writer thread only: commits not yet fsynced (SYNC_OS) */
 };
 
 struct pc_store_reader {
@@ -360,9 +362,68 @@ void pc_store_close(struct pc_store *s)
 {
     if (s == NULL)
         return;
-    if (s->env != NULL)
+    if (s->env != NULL) {
+        /* mdb_env_close does not sync: a clean stop leaves nothing unsynced.
+         * A failure has no one left to tell; the data is in the OS anyway. */
+        if (s->unsynced != 0)
+            (void)mdb_env_sync(s->env, 1);
         mdb_env_close(s->env);
+    }
     free(s);
+}
+
+const char *pc_store_sync_name(enum pc_store_sync sync)
+{
+    return sync == PC_STORE_SYNC_OS ? "os" : "full";
+}
+
+bool pc_store_sync_parse(const char *name, enum pc_store_sync *out)
+{
+    if (name == NULL)
+        return false;
+    if (strcmp(name, "full") == 0)
+        *out = PC_STORE_SYNC_FULL;
+    else if (strcmp(name, "os") == 0)
+        *out = PC_STORE_SYNC_OS;
+    else
+        return false;
+    return true;
+}
+
+int pc_store_flush(struct pc_store *s, struct pc_err *err)
+{
+    if (s->unsynced == 0)
+        return PC_OK;
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc != 0)
+        return lmdb_fail(err, rc, "store: sync");
+    s->unsynced = 0;
+    return PC_OK;
+}
+
+int pc_store_set_sync(struct pc_store *s, enum pc_store_sync sync, struct pc_err *err)
+{
+    if (sync != PC_STORE_SYNC_FULL && sync != PC_STORE_SYNC_OS)
+        return pc_err_set(err, PC_E_ARG, "store: unknown sync policy %d", (int)sync);
+    if (sync == PC_STORE_SYNC_FULL) {
+        int ret = pc_store_flush(s, err);
+        if (ret != PC_OK)
+            return ret;
+    }
+    /* MDB_NOSYNC: mdb_txn_commit writes data and meta pages with pwrite (no
+     * MDB_WRITEMAP: a stray write of ours cannot reach the file) but skips
+     * both fdatasyncs. MDB_NOMETASYNC would keep one fdatasync per commit,
+     * which is the cost we avoid. */
+    int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, sync == PC_STORE_SYNC_OS ? 1 : 0);
+    if (rc != 0)
+        return lmdb_fail(err, rc, "store: set sync policy");
+    s->sync = sync;
+    return PC_OK;
+}
+
+enum pc_store_sync pc_store_get_sync(const struct pc_store *s)
+{
+    return s->sync;
 }
 
 uint64_t pc_store_tip_height(struct pc_store *s)
@@ -402,6 +463,8 @@ int pc_store_commit(struct pc_store *s, uint64_t fork_height, const pc_block *co
     if ((rc = mdb_txn_commit(txn)) != 0)
         return lmdb_fail(err, rc, "store: commit");
     s->tip = new_tip;
+    if (s->sync == PC_STORE_SYNC_OS)
+        s->unsynced++;
     return PC_OK;
 }
 

@@ -10,9 +10,12 @@
  *
  * Big-endian height keys sort in height order, so a cursor walks the chain.
  * Every change of the chain (append or replacement after a fork point) is one
- * write transaction: a crash leaves the old chain or the new one, never a mix,
- * and LMDB's commit is durable (fsync) before pc_store_commit returns, so a
- * block can be announced once it returns.
+ * write transaction: a crash leaves the old chain or the new one, never a mix.
+ * How durable a commit is when pc_store_commit returns is the store's sync
+ * policy (enum pc_store_sync, docs/storage.md): fsynced (PC_STORE_SYNC_FULL,
+ * the default), or written to the OS only (PC_STORE_SYNC_OS: it survives the
+ * process being killed, not a power loss). Either way a block can be
+ * announced once it returns without a process crash losing it.
  *
  * Threads: LMDB allows one writer and any number of readers without locks of
  * ours. In peerchaind the chain worker is the only writer; any thread may read
@@ -56,14 +59,49 @@ struct pc_store_header {
  */
 int pc_store_open(const char *dir, const pc_network *net, size_t map_bytes, struct pc_store **out,
                   struct pc_err *err);
+/* Flushes unsynced commits (PC_STORE_SYNC_OS) to disk, then closes. */
 void pc_store_close(struct pc_store *s);
+
+/*
+ * The write-durability policy.
+ *   PC_STORE_SYNC_FULL  every commit is fsynced before pc_store_commit
+ *                       returns: nothing committed is lost, even to a
+ *                       power loss.
+ *   PC_STORE_SYNC_OS    a commit is written to the file (the OS page cache)
+ *                       but not fsynced (LMDB's MDB_NOSYNC): a crash of the
+ *                       process loses nothing, a power loss or kernel crash
+ *                       may lose the commits since the last pc_store_flush
+ *                       and may leave the environment damaged (open then
+ *                       fails; docs/storage.md).
+ */
+enum pc_store_sync {
+    PC_STORE_SYNC_FULL = 0,
+    PC_STORE_SYNC_OS = 1,
+};
+
+/* "full" / "os"; parse returns false for anything else. */
+const char *pc_store_sync_name(enum pc_store_sync sync);
+bool pc_store_sync_parse(const char *name, enum pc_store_sync *out);
+
+/* Sets the policy of an open store (opened as PC_STORE_SYNC_FULL). Going to
+ * FULL flushes what is unsynced first. Writer thread only. */
+int pc_store_set_sync(struct pc_store *s, enum pc_store_sync sync, struct pc_err *err);
+enum pc_store_sync pc_store_get_sync(const struct pc_store *s);
+
+/*
+ * Under PC_STORE_SYNC_OS: fsyncs every commit made since the last flush, if
+ * any (one mdb_env_sync); a no-op otherwise. Called periodically by the
+ * writer, it bounds what a power loss can take. Writer thread only.
+ */
+int pc_store_flush(struct pc_store *s, struct pc_err *err);
 
 /* Tip height as of the last commit (writer's view). */
 uint64_t pc_store_tip_height(struct pc_store *s);
 
 /*
  * Replaces everything above fork_height with blocks[0..n-1] (heights
- * fork_height+1 ...) and moves the tip, in one durable transaction. An append
+ * fork_height+1 ...) and moves the tip, in one transaction (durable as the
+ * sync policy says). An append
  * is fork_height == tip. blocks must already be valid (the caller validated
  * them); the store only checks that heights are consecutive (PC_E_ARG).
  * Writer thread only.

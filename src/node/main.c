@@ -157,7 +157,8 @@ int main(int argc, char **argv)
         goto out;
     }
     tip_mu = true;
-    if (queue_init(&n->queue, n->cfg.queue_share_bytes, n->cfg.queue_share_msgs) != 0) {
+    if (queue_init(&n->queue, n->cfg.queue_share_bytes, n->cfg.queue_share_msgs,
+                   QUEUE_HOLD_BYTES) != 0) {
         node_log(LOG_ERROR, NULL, "cannot create the message queue");
         goto out;
     }

@@ -423,6 +423,18 @@ static bool conn_push(struct conn *c, enum msg_kind kind, json_t *body, size_t w
         return false;
     }
     int r = queue_push(&c->n->queue, m);
+    if (r == PC_E_PROTOCOL) {
+        msg_free(m);
+        char why[PC_ERR_REASON_BYTES];
+        snprintf(why, sizeof why, "kept sending while reading nothing of ours for %d ms",
+                 QUEUE_STALL_MS);
+        peer_misbehave(c->p, 100, PC_E_LIMIT, why);
+        /* It reads nothing: the error cannot reach it, so do not wait for
+         * the writer to flush it. */
+        peer_abort(c->p);
+        c->end = "sending while not reading";
+        return false;
+    }
     if (r != 0) {
         msg_free(m);
         c->end = r == PC_E_SHUTDOWN ? "shutting down" : "closed";

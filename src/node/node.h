@@ -129,33 +129,71 @@ void msg_free(struct msg *m);
 
 /* ------------------------------------------------------------ the queue */
 
-/* One shared queue: many producers (readers, miner), one consumer (worker).
- * Each peer may hold at most queue_share_bytes / queue_share_msgs of it;
- * a reader over its share blocks in queue_push (so TCP pushes back). */
-struct msg_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t nonempty;        /* signalled under mu on push and on close */
-    pthread_cond_t space;           /* broadcast under mu on pop and on close */
-    struct msg *head, *tail;        /* guarded by mu */
-    size_t len;                     /* guarded by mu */
-    size_t bytes;                   /* guarded by mu */
-    size_t high_water;              /* guarded by mu: deepest len seen */
-    bool closing;                   /* guarded by mu; set once at shutdown */
-    size_t share_bytes, share_msgs; /* immutable after init */
+/* One producer's FIFO inside the shared queue: each peer has one, and the
+ * peerless producers (miner, API) share the queue's `local` lane. All fields
+ * are guarded by queue.mu. */
+struct msg_lane {
+    struct msg *head, *tail;
+    struct msg_lane *next; /* in the queue's ring of non-empty lanes */
+    bool in_ring;
+    struct peer *peer; /* immutable: the owner, NULL for the local lane */
 };
 
-int queue_init(struct msg_queue *q, size_t share_bytes, size_t share_msgs);
+/* One shared queue: many producers (readers, miner), one consumer (worker).
+ * Messages wait in per-producer lanes; the worker takes one message from
+ * each non-empty lane in turn (round robin), so a flooding peer delays the
+ * others by at most one message per round. A peer's lane is held (skipped)
+ * while we have at least hold_bytes of answers for that peer unsent: it gets
+ * no more work done until it reads. Each peer may hold at most
+ * queue_share_bytes / queue_share_msgs of the queue, and all together
+ * total_bytes; a reader over either (with something of its own queued)
+ * blocks in queue_push (so TCP pushes back), unless its lane is held and it
+ * has read nothing for QUEUE_STALL_MS: then it neither reads nor stops
+ * asking, and queue_push refuses it. */
+struct msg_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty;           /* signalled under mu on push, wake and close */
+    pthread_cond_t space;              /* broadcast under mu on pop and on close */
+    struct msg_lane *ring, *ring_tail; /* guarded by mu: non-empty lanes in turn order */
+    struct msg_lane local;             /* guarded by mu: peerless producers */
+    size_t len;                        /* guarded by mu */
+    size_t bytes;                      /* guarded by mu */
+    size_t high_water;                 /* guarded by mu: deepest len seen */
+    bool closing;                      /* guarded by mu; set once at shutdown */
+    size_t share_bytes, share_msgs;    /* immutable after init */
+    size_t hold_bytes;                 /* immutable after init */
+    size_t total_bytes;                /* immutable after init: QUEUE_TOTAL_BYTES */
+};
+
+#define QUEUE_HOLD_BYTES (256u * 1024u) /* default hold_bytes */
+/* What the whole queue may hold (charged bytes) before producers with
+ * something already queued wait: per-peer shares alone would let many
+ * peers together hold share x peers. */
+#define QUEUE_TOTAL_BYTES (4u * 1024u * 1024u)
+/* A peer at its share, held, whose writer has finished nothing for this
+ * long, is refused (queue_push returns PC_E_PROTOCOL). */
+#define QUEUE_STALL_MS 2000
+/* A held peer's share in messages (if smaller than queue_share_msgs). */
+#define QUEUE_HELD_SHARE_MSGS 64u
+
+int queue_init(struct msg_queue *q, size_t share_bytes, size_t share_msgs, size_t hold_bytes);
 void queue_destroy(struct msg_queue *q); /* frees anything left */
 /* Takes ownership of m on success. Blocks while m->peer is over its share,
  * unless the peer or queue is closing. MSG_DISCONNECTED and peerless messages
- * are never blocked by shares and are accepted even for a closing peer. Returns 0, or PC_E_SHUTDOWN
- * (queue closing) / PC_E_LIMIT (peer closing): then the caller still owns m. */
+ * are never blocked by shares and are accepted even for a closing peer.
+ * Returns 0, or PC_E_SHUTDOWN (queue closing) / PC_E_LIMIT (peer closing) /
+ * PC_E_PROTOCOL (the peer is over its share while its lane is held and it
+ * has read nothing of ours for QUEUE_STALL_MS: it keeps sending without
+ * reading our answers; its queued messages are dropped): then the caller
+ * still owns m. */
 int queue_push(struct msg_queue *q, struct msg *m);
 /* Next message or NULL after timeout_ms (<0: wait forever) or once closed
  * and empty. Caller owns the message. */
 struct msg *queue_pop(struct msg_queue *q, int timeout_ms);
 void queue_close(struct msg_queue *q);
 size_t queue_depth(struct msg_queue *q);
+/* Wakes the consumer: a held lane may be free again (takes queue.mu). */
+void queue_wake_consumer(struct msg_queue *q);
 
 /* ------------------------------------------------------------------ peers */
 

@@ -101,7 +101,11 @@ struct peer *peer_new(struct node *n, int fd, bool inbound, const char *ip, cons
     atomic_init(&p->seed, false);
     atomic_init(&p->listen_port, 0);
     atomic_init(&p->claimed_height, 0);
+    atomic_init(&p->unsent, 0);
+    atomic_init(&p->lane_waiting, false);
+    p->lane.peer = p;
     p->connected_ms = node_mono_ms();
+    atomic_init(&p->sent_ms, p->connected_ms);
     return p;
 }
 
@@ -202,6 +206,7 @@ static int enqueue_locked(struct peer *p, struct send_chunk *c, bool respect_cap
         p->sq_head = c;
     p->sq_tail = c;
     p->sq_bytes += c->len;
+    atomic_fetch_add(&p->unsent, c->len);
     sync_broadcast(&p->cv);
     return 0;
 }
@@ -315,7 +320,14 @@ static void *writer_main(void *arg)
         p->sq_bytes -= c->len;
         sync_unlock(&p->mu);
         err = send_all(p->fd, c->data, c->len);
+        size_t sent = c->len;
         chunk_free(c);
+        /* Lower unsent, then look at lane_waiting (queue.c's hand-off);
+         * queue.mu is taken with no lock of ours held. */
+        atomic_store(&p->sent_ms, node_mono_ms());
+        size_t left = atomic_fetch_sub(&p->unsent, sent) - sent;
+        if (left < p->node->queue.hold_bytes && atomic_exchange(&p->lane_waiting, false))
+            queue_wake_consumer(&p->node->queue);
         sync_lock(&p->mu);
         if (err != 0)
             break;

@@ -69,8 +69,21 @@ struct peer {
     bool banned;                          /* guarded by mu: score reached 100 once */
     bool writer_done;                     /* guarded by mu: the writer thread finished */
 
-    /* Guarded by node->queue.mu: this peer's charge against the shared queue. */
+    /* Guarded by node->queue.mu: this peer's charge against the shared queue,
+     * and its lane there (lane.peer is immutable: this peer). */
     size_t q_bytes, q_msgs;
+    struct msg_lane lane;
+    /* Bytes of ours the peer has not taken yet: the send queue plus the chunk
+     * the writer is sending. Raised under mu by enqueuers, lowered by the
+     * writer after each chunk, read anywhere (queue_pop holds the peer's lane
+     * while it is >= queue.hold_bytes). */
+    atomic_size_t unsent;
+    /* Set by queue_pop when it skips the held lane, cleared by whoever wakes
+     * the consumer once unsent drops (the writer): see queue.c. */
+    atomic_bool lane_waiting;
+    /* node_mono_ms() when the writer last finished a chunk (at first, when
+     * the peer was made): written by the writer, read by queue_push. */
+    atomic_int_fast64_t sent_ms;
 
     /* Owned by the chain worker thread (destroy runs in peer_free). */
     void *worker_state;

@@ -35,6 +35,7 @@
 #define FLOOD_HONEST_GAP_MS 2u
 #define FLOOD_HONEST_TIMEOUT_MS 5000u
 #define FLOOD_CHUNK_BYTES 65536u
+#define FLOOD_END_GRACE_MS 1000u /* still_open */
 
 enum flood_kind { K_GARBAGE, K_OVERSIZED, K_VALID, K_INVALID, K_SLOW };
 static const char *const kind_names[] = {"garbage", "oversized", "valid", "invalid-blocks",
@@ -114,18 +115,24 @@ static int hostile_round(struct hostile *h, struct wire_conn *c, char *chunk, bo
     return -1;
 }
 
-/* Reads what is waiting (an error message, say): false once the node has
- * closed the connection. */
+/* Reads what arrives (an error message, say) for up to FLOOD_END_GRACE_MS:
+ * false once the node has closed the connection. The grace lets the node
+ * judge a connection opened a moment before the end of the run. */
 static bool still_open(struct wire_conn *c)
 {
     char sink[4096];
+    uint64_t until = now_ns() + (uint64_t)FLOOD_END_GRACE_MS * 1000000u;
     for (;;) {
         ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
-        if (n > 0)
+        if (n > 0 || (n < 0 && errno == EINTR))
             continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return false;
+        uint64_t now = now_ns();
+        if (now >= until)
+            return true;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        (void)poll(&p, 1, (int)((until - now) / 1000000u) + 1);
     }
 }
 

@@ -33,7 +33,7 @@ static bool wait_for(atomic_int *v, int want)
 static void setup(size_t share_bytes, size_t share_msgs)
 {
     node.cfg.send_queue_bytes = 1 << 20;
-    CHECK_EQ_INT(queue_init(&node.queue, share_bytes, share_msgs), 0);
+    CHECK_EQ_INT(queue_init(&node.queue, share_bytes, share_msgs, QUEUE_HOLD_BYTES), 0);
 }
 
 static struct peer *new_peer(void)
@@ -263,9 +263,129 @@ static void test_refs(void)
     msg_free(NULL);
 }
 
+/* Round robin: one message per non-empty lane per turn, order kept inside
+ * each lane, so a peer with a backlog delays another by one message. */
+static void test_round_robin(void)
+{
+    setup(1 << 20, 100);
+    struct peer *flood = new_peer(), *honest = new_peer();
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(queue_push(&node.queue, make_msg(flood, i == 0 ? "f0" : "f", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(honest, "h1", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(honest, "h2", 10)), 0);
+    const char *want[] = {"f0", "h1", "f", "h2", "f", "f", "f"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        struct msg *m = queue_pop(&node.queue, 0);
+        CHECK(m != NULL && strcmp(m->type, want[i]) == 0);
+        msg_free(m);
+    }
+    CHECK(queue_pop(&node.queue, 0) == NULL);
+    CHECK(node.queue.ring == NULL && node.queue.ring_tail == NULL);
+    peer_unref(flood);
+    peer_unref(honest);
+    queue_destroy(&node.queue);
+}
+
+/* A peer with hold_bytes of our answers unsent is skipped until its writer
+ * lowers `unsent` and wakes the consumer; others are served meanwhile. */
+static void test_hold(void)
+{
+    setup(1 << 20, 100);
+    struct peer *slow = new_peer(), *honest = new_peer();
+    atomic_store(&slow->unsent, QUEUE_HOLD_BYTES);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(slow, "s", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(honest, "h", 10)), 0);
+    struct msg *m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->peer == honest);
+    msg_free(m);
+    CHECK(queue_pop(&node.queue, 20) == NULL); /* held: nothing to take */
+    CHECK(atomic_load(&slow->lane_waiting));
+    CHECK_EQ_INT(queue_depth(&node.queue), 1);
+
+    /* The writer's side of the hand-off. */
+    atomic_store(&slow->unsent, QUEUE_HOLD_BYTES - 1);
+    CHECK(atomic_exchange(&slow->lane_waiting, false));
+    queue_wake_consumer(&node.queue);
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->peer == slow);
+    msg_free(m);
+
+    /* A closing peer is never held: its messages (a disconnect) go through. */
+    atomic_store(&slow->unsent, 10 * QUEUE_HOLD_BYTES);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(slow, "s", 10)), 0);
+    CHECK(queue_pop(&node.queue, 0) == NULL);
+    peer_mark_closing(slow);
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->peer == slow);
+    msg_free(m);
+    peer_unref(slow);
+    peer_unref(honest);
+    queue_destroy(&node.queue);
+}
+
+/* A held peer at its share that has read nothing for QUEUE_STALL_MS is
+ * refused with PC_E_PROTOCOL and its queued messages are dropped, also when
+ * its reader was already waiting for space when the lane became held (the
+ * consumer wakes it). One that still reads only waits. */
+static void test_held_and_full(void)
+{
+    setup(1 << 20, 2);
+    struct peer *slow = new_peer(), *honest = new_peer();
+    atomic_store(&slow->unsent, QUEUE_HOLD_BYTES);
+    atomic_store(&slow->sent_ms, node_mono_ms() - QUEUE_STALL_MS);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(slow, "s", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(slow, "s", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(honest, "h", 10)), 0);
+    struct msg *m = make_msg(slow, "s", 10);
+    CHECK_EQ_INT(queue_push(&node.queue, m), PC_E_PROTOCOL);
+    msg_free(m);
+    CHECK_EQ_INT(slow->q_msgs, 0);
+    CHECK_EQ_INT(queue_depth(&node.queue), 1);
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->peer == honest);
+    msg_free(m);
+
+    /* Not held yet: the reader waits at its share... */
+    atomic_store(&slow->unsent, 0);
+    struct producer pr;
+    start(&pr, slow, 3, 10);
+    CHECK(wait_for(&pr.pushed, 2));
+    /* ...then our answers pile up, and the consumer, finding the lane held
+     * and full, wakes it to give up. */
+    atomic_store(&slow->unsent, QUEUE_HOLD_BYTES);
+    CHECK(queue_pop(&node.queue, 0) == NULL);
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), PC_E_PROTOCOL);
+    CHECK_EQ_INT(queue_depth(&node.queue), 0);
+    CHECK(node.queue.ring == NULL);
+
+    /* Held and full, but its writer made progress lately: it waits. */
+    atomic_store(&slow->sent_ms, node_mono_ms() + 60000);
+    start(&pr, slow, 3, 10);
+    CHECK(wait_for(&pr.pushed, 2));
+    CHECK(queue_pop(&node.queue, 0) == NULL);
+    sleep_ms(50); /* give a broken queue the chance to refuse it */
+    CHECK_EQ_INT(atomic_load(&pr.pushed), 2);
+    CHECK_EQ_INT(atomic_load(&pr.result), 0);
+    atomic_store(&slow->unsent, 0); /* it read: no longer held */
+    m = queue_pop(&node.queue, 0);
+    CHECK(m != NULL && m->peer == slow);
+    msg_free(m);
+    CHECK(wait_for(&pr.pushed, 3));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), 0);
+    drain();
+    peer_unref(slow);
+    peer_unref(honest);
+    queue_destroy(&node.queue);
+}
+
 int main(void)
 {
     test_order();
+    test_round_robin();
+    test_hold();
+    test_held_and_full();
     test_share_msgs();
     test_share_bytes();
     test_peer_close_wakes();

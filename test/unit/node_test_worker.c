@@ -48,7 +48,8 @@ static void node_setup(struct node *n, size_t max_frame_bytes)
     n->nonce = 0x0123456789abcdefu;
     atomic_init(&n->tip_changed, false);
     atomic_init(&n->stopping, false);
-    CHECK(queue_init(&n->queue, n->cfg.queue_share_bytes, n->cfg.queue_share_msgs) == 0);
+    CHECK(queue_init(&n->queue, n->cfg.queue_share_bytes, n->cfg.queue_share_msgs,
+                     QUEUE_HOLD_BYTES) == 0);
     CHECK(pthread_mutex_init(&n->tip_mu, NULL) == 0);
     CHECK(worker_start(n) == 0);
 }

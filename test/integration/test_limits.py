@@ -341,10 +341,20 @@ def flood(h):
     fl.t.join(25)
     h.check(answers == 3, "non-reading flood: an honest client gets 3 of 3 answers", answers)
     h.check(fl.ended and "send failed" in fl.ended,
-            "non-reading flood: the node disconnects a peer whose answers pile up "
-            "(send queue cap)", "sent %d batches, ended: %s" % (fl.sent, fl.ended))
+            "non-reading flood: the node disconnects a peer that keeps asking and reads "
+            "nothing", "sent %d batches, ended: %s" % (fl.sent, fl.ended))
     fl.finish()
     h.step("after the non-reading flood the node still answers", pclib.tip_of, node.port)
+    log = node.log()
+    h.check("banned 127.0.0.9" in log and "reading nothing of ours" in log,
+            "non-reading flood: the peer is banned for sending while reading nothing")
+    h.check("banned 127.0.0.8" not in log,
+            "fast flood: a peer that reads its answers, however slowly, is not banned")
+    with pclib.Client(node.port, source="127.0.0.9") as c:
+        c.send_hello()
+        e = c.wait_for("error", 10)
+        h.check(isinstance(e, dict) and e.get("code") == "banned",
+                "non-reading flood: its address is refused afterwards", e)
     node.stop()
 
 

@@ -156,6 +156,11 @@ struct sync {
     uint64_t requested_gen; /* w->chain_gen at the last request */
     unsigned restarts;
     uint64_t pages;
+    /* Requests sent and not yet answered (0 or 1: the next page is asked for
+     * while this one is validated), and answers still to come to requests
+     * made before a restart, which are dropped (pages carry no request id,
+     * but a peer answers in order). */
+    unsigned in_flight, stale;
 };
 
 /* What the worker knows about one peer. Owned by pc-chain; freed by
@@ -429,11 +434,9 @@ static void announce_tip(struct worker *w, struct peer *except)
     json_decref(env);
 }
 
-/* Everything that follows a change of the tip. `from` is the source peer
- * (NULL: mined here); the chain forked at fork_height, gained `added` and
- * lost `removed` blocks. */
-static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_height, uint64_t added,
-                        uint64_t removed)
+/* The first half of tip_changed: the new tip is published (miner, API,
+ * hellos) and counted. */
+static void tip_publish(struct worker *w, uint64_t added, uint64_t removed)
 {
     node_publish_tip(w->n, w->chain);
     atomic_store(&w->n->tip_changed, true); /* a cancel hint for the miner */
@@ -441,7 +444,12 @@ static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_heigh
     atomic_fetch_add_explicit(&w->stats.blocks_accepted, added, memory_order_relaxed);
     if (removed > 0)
         count(&w->stats.reorgs);
+}
 
+/* The second half: the log line and the announcement. */
+static void tip_announce(struct worker *w, struct peer *from, uint64_t fork_height, uint64_t added,
+                         uint64_t removed)
+{
     const pc_block *tip = pc_chain_tip(w->chain);
     char hex[PC_HASH_HEX_CHARS + 1], how[96], src[32];
     pc_hash_to_hex(&tip->hash, hex);
@@ -459,6 +467,16 @@ static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_heigh
     node_log(LOG_INFO, from, "height %" PRIu64 " hash %.16s (%s) from %s", tip->height, hex, how,
              src);
     announce_tip(w, from);
+}
+
+/* Everything that follows a change of the tip. `from` is the source peer
+ * (NULL: mined here); the chain forked at fork_height, gained `added` and
+ * lost `removed` blocks. */
+static void tip_changed(struct worker *w, struct peer *from, uint64_t fork_height, uint64_t added,
+                        uint64_t removed)
+{
+    tip_publish(w, added, removed);
+    tip_announce(w, from, fork_height, added, removed);
 }
 
 /*
@@ -651,8 +669,10 @@ static bool sync_request(struct worker *w, struct peer *p, struct peer_state *st
     json_t *payload = is_getblocks ? get_blocks_payload(w, s) : all_block_payload(s);
     s->requested_ms = node_mono_ms();
     s->requested_gen = w->chain_gen;
-    if (send_to(w, p, is_getblocks ? "getBlocks" : "allBlock", payload))
+    if (send_to(w, p, is_getblocks ? "getBlocks" : "allBlock", payload)) {
+        s->in_flight++;
         return true;
+    }
     sync_end(w, st, false, "the request could not be sent");
     return false;
 }
@@ -692,6 +712,8 @@ static void sync_restart(struct worker *w, struct peer *p, struct peer_state *st
         return;
     }
     node_log(LOG_DEBUG, p, "sync restarts: our chain moved under it");
+    s->stale += s->in_flight;
+    s->in_flight = 0;
     pc_branch_free(s->branch);
     s->branch = NULL;
     s->branch_bytes = 0;
@@ -786,22 +808,43 @@ static void sync_finish(struct worker *w, struct peer *p, struct peer_state *st,
 
 /*
  * One page of a sync arrived (blocks taken: the caller keeps the array and
- * frees what is left in it). Validates it into the branch and asks for the
- * next page; when the peer has no more, adopts the branch if it has more
- * work (docs/protocol.md, getBlocks / blocks). A branch that reaches
- * SYNC_MAX_BRANCH_BLOCKS is adopted then if it beats our chain (so a chain
- * longer than the cap still syncs), else the sync is abandoned.
+ * frees what is left in it). Asks for the next page, validates this one into
+ * the branch, and adopts the branch as soon as it has more work than our
+ * chain (docs/protocol.md, getBlocks / blocks); when the peer has no more,
+ * the sync ends. A branch that reaches SYNC_MAX_BRANCH_BLOCKS or
+ * SYNC_MAX_BRANCH_BYTES without beating our chain ends the sync.
  */
 static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, pc_block **blocks,
                       size_t n)
 {
     struct sync *s = &st->sync;
+    if (s->in_flight > 0)
+        s->in_flight--;
+    if (s->stale > 0) {
+        s->stale--;
+        node_log(LOG_DEBUG, p, "sync page from before a restart dropped");
+        return;
+    }
     s->pages++;
     if (n == 0) {
         sync_finish(w, p, st, "the peer has no more blocks");
         return;
     }
     uint64_t before = s->has_cursor ? s->cursor_height : 0;
+    /* Ask for the next page now, so that the peer serves it and our reader
+     * parses it while this one is validated. If this page turns out bad,
+     * the sync ends (the answer is then unsolicited) or restarts (the
+     * answer is stale). */
+    const pc_block *last = blocks[n - 1];
+    bool is_asked = false;
+    if (s->in_flight == 0 && last->height < s->target && last->height > before) {
+        s->has_cursor = true;
+        s->cursor = last->hash;
+        s->cursor_height = last->height;
+        if (!sync_request(w, p, st))
+            return;
+        is_asked = true;
+    }
     struct pc_err err = {0};
     bool is_orphan;
     int rc = sync_ingest(w, s, blocks, n, &err, &is_orphan);
@@ -823,16 +866,17 @@ static void sync_page(struct worker *w, struct peer *p, struct peer_state *st, p
         sync_finish(w, p, st, "reached the peer's tip");
         return;
     }
+    /* Adopt as soon as the branch beats our chain: memory stays one page
+     * deep, and what was fetched is kept if the peer goes away. */
+    if (!sync_adopt_if_better(w, p, st))
+        return;
     if (s->branch != NULL && (pc_branch_length(s->branch) >= SYNC_MAX_BRANCH_BLOCKS ||
                               s->branch_bytes >= SYNC_MAX_BRANCH_BYTES)) {
-        if (!sync_adopt_if_better(w, p, st))
-            return;
-        if (s->branch != NULL) {
-            sync_end(w, st, false, "the branch reached its cap without more work than ours");
-            return;
-        }
+        sync_end(w, st, false, "the branch reached its cap without more work than ours");
+        return;
     }
-    sync_request(w, p, st);
+    if (!is_asked)
+        sync_request(w, p, st);
 }
 
 /* Ends a sync whose peer went away or silent. What it fetched is valid, so
@@ -1193,6 +1237,7 @@ static void on_local_block(struct worker *w, struct msg *m, bool is_stopping)
     struct pc_err err = {0};
     json_t *bj = NULL;
     int rc;
+    bool accepted = false;
     uint64_t height = pc_chain_height(w->chain);
     if (is_stopping) {
         rc = pc_err_set(&err, PC_E_SHUTDOWN, "the node is shutting down");
@@ -1202,7 +1247,8 @@ static void on_local_block(struct worker *w, struct msg *m, bool is_stopping)
         rc = append_durable(w, m->block, &err);
         if (rc == 0) {
             m->block = NULL; /* the chain's now */
-            tip_changed(w, NULL, height, 1, 0);
+            accepted = true;
+            tip_publish(w, 1, 0);
             if (m->req != NULL)
                 bj = pc_block_to_json(pc_chain_tip(w->chain));
         } else {
@@ -1212,8 +1258,12 @@ static void on_local_block(struct worker *w, struct msg *m, bool is_stopping)
                      pc_errname(rc), err.reason);
         }
     }
+    /* The waiter hears as soon as the block is committed and published; the
+     * announcement (JSON, a send per peer) need not delay its answer. */
     if (m->req != NULL)
         complete_request(m->req, rc, bj, &err);
+    if (accepted)
+        tip_announce(w, NULL, height, 1, 0);
 }
 
 /* ------------------------------------------------------------- the loop */

@@ -80,10 +80,14 @@ struct api {
 };
 
 /* One request, from its first callback to MHD's completion notice. Owned by
- * its connection's thread. Only POST requests get one. */
+ * its connection's thread. Every request that reaches a handler gets one:
+ * answering in MHD's first callback (before the request is fully read)
+ * makes libmicrohttpd 0.9.75 close the connection after the answer, so
+ * GET routes are answered on the final callback too, which keeps the
+ * connection alive for the next request. */
 struct req {
     struct api_match m;
-    struct api_buf body; /* capped at API_MAX_BODY_BYTES */
+    struct api_buf body; /* POST: capped at API_MAX_BODY_BYTES; GET: unused */
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -608,15 +612,25 @@ static enum MHD_Result dispatch_post(struct api *a, struct MHD_Connection *c, st
 static enum MHD_Result first_call(struct api *a, struct MHD_Connection *c, const char *url,
                                   const char *method, void **con_cls)
 {
-    sync_thread_name("pc-api-conn");
+    static _Thread_local bool named; /* one prctl per connection thread, not per request */
+    if (!named) {
+        sync_thread_name("pc-api-conn");
+        named = true;
+    }
     struct api_match m;
     api_route_match(method, url, &m);
     if (m.status == 404)
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such route: %.100s", url);
     if (m.status == 405)
         return send_405(c, m.allow, "%.16s is not allowed here; use %s", method, m.allow);
-    if (!m.is_post)
-        return dispatch_get(a, c, &m);
+    if (!m.is_post) {
+        struct req *r = calloc(1, sizeof *r);
+        if (r == NULL)
+            return send_oom(c);
+        r->m = m; /* m.arg points into url, which MHD keeps for the request */
+        *con_cls = r;
+        return MHD_YES; /* answered on the final callback */
+    }
     if (!is_authorized(a, c)) {
         sleep_ms(API_AUTH_FAIL_DELAY_MS); /* this connection's thread only */
         return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
@@ -645,6 +659,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct req *r = *con_cls;
     if (r == NULL)
         return first_call(a, c, url, method, con_cls);
+    if (!r->m.is_post) {
+        if (*upload_data_size == 0)
+            return dispatch_get(a, c, &r->m);
+        *upload_data_size = 0; /* a body on a GET is read and ignored */
+        return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         /* Only a chunked body can pass the limit here (a declared length was
          * checked); it cannot be answered mid-upload, so the connection is

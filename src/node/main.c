@@ -4,7 +4,8 @@
  *
  * Before any thread starts, main locks the data directory (flock on
  * DATADIR/.lock: one node per directory; the kernel drops the lock when the
- * process dies, however it dies) and opens the chain store; a store that
+ * process dies, however it dies), binds the P2P port (accepting nothing
+ * until the worker runs) and opens the chain store; a store that
  * fails its checks stops the start with its reason, never a reset
  * (docs/storage.md). The store is closed after the worker is joined.
  *
@@ -167,6 +168,13 @@ int main(int argc, char **argv)
              n->cfg.net->name, n->cfg.net->id);
     if ((lock_fd = lock_datadir(n->cfg.datadir)) < 0)
         goto out;
+    /* Listen before opening the chain, so the port is up sooner; nothing is
+     * accepted until net_start below, after the worker holds the chain (the
+     * kernel's backlog keeps early peers waiting). docs/performance.md. */
+    if (net_listen(n) != 0) {
+        node_log(LOG_ERROR, NULL, "cannot start the network");
+        goto out;
+    }
     struct pc_err err = {0};
     if (pc_store_open(n->cfg.datadir, n->cfg.net, 0, &n->store, &err) != 0) {
         node_log(LOG_ERROR, NULL, "cannot open the chain in %s: %s", n->cfg.datadir, err.reason);

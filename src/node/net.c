@@ -1312,7 +1312,7 @@ fail:
     return PC_E_IO;
 }
 
-int net_start(struct node *n)
+int net_listen(struct node *n)
 {
     int r = net_alloc(n);
     if (r != 0)
@@ -1331,6 +1331,15 @@ int net_start(struct node *n)
     node_log(LOG_INFO, NULL, "listening on port %d", n->p2p_port);
     if (n->cfg.port_file != NULL && (r = node_write_port_file(n->cfg.port_file, n->p2p_port)) != 0)
         return r;
+    return 0;
+}
+
+int net_start(struct node *n)
+{
+    int r;
+    if (n->net == NULL && (r = net_listen(n)) != 0)
+        return r;
+    struct net *net = n->net;
     if ((r = sync_thread_start(&net->acceptor, 0, "pc-acceptor", acceptor_main, n)) != 0)
         return r;
     net->has_acceptor = true;

@@ -88,6 +88,16 @@ int pc_block_check(const pc_block *b, struct pc_err *err);
 json_t *pc_block_to_json(const pc_block *b);
 
 /*
+ * Writes b as compact JSON text into buf (no NUL is written): byte for byte
+ * what json_dumps(pc_block_to_json(b), JSON_COMPACT) gives, without building
+ * a JSON tree. Returns the text's length; when that exceeds cap, nothing
+ * useful is in buf and the caller retries with a buffer that large. b's data
+ * must be valid UTF-8 without NUL (what pc_block_from_json and
+ * pc_block_set_data accept).
+ */
+size_t pc_block_write_json(const pc_block *b, char *buf, size_t cap);
+
+/*
  * Parses a block from a JSON object. Never trusts input: every field must be
  * present with the right type (extra fields are ignored), integers in range,
  * hashes 64 lowercase hex chars, data an array of at most PC_MAX_DATA_ITEMS

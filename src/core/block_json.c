@@ -276,6 +276,136 @@ json_t *pc_block_to_json(const pc_block *b)
     return o;
 }
 
+/* ---- compact text without a tree (pc_block_write_json) ---- */
+
+/* An output cursor: bytes past cap are counted, not written. */
+struct jw {
+    char *buf;
+    size_t cap, len;
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+    if (w->len < w->cap)
+        memcpy(w->buf + w->len, s, n <= w->cap - w->len ? n : w->cap - w->len);
+    w->len += n;
+}
+
+static void jw_str(struct jw *w, const char *s)
+{
+    jw_put(w, s, strlen(s));
+}
+
+static void jw_u64(struct jw *w, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    jw_put(w, tmp + i, sizeof tmp - i);
+}
+
+static void jw_hex(struct jw *w, const pc_hash *h)
+{
+    char hex[PC_HASH_HEX_CHARS + 1];
+    pc_hash_to_hex(h, hex);
+    jw_put(w, "\"", 1);
+    jw_put(w, hex, PC_HASH_HEX_CHARS);
+    jw_put(w, "\"", 1);
+}
+
+/* A JSON string as Jansson's encoder writes it without JSON_ENSURE_ASCII or
+ * JSON_ESCAPE_SLASH: '"' and '\\' escaped, \b \f \n \r \t by name, other
+ * bytes below 0x20 as \u00XX (upper-case hex), everything else (UTF-8
+ * included) as it is. */
+static void jw_string(struct jw *w, const char *s, size_t n)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    size_t run = 0; /* bytes of s[0..] that need no escape, not yet written */
+    jw_put(w, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        jw_put(w, s + i - run, run);
+        run = 0;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t k = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hexd[c >> 4];
+            esc[5] = hexd[c & 15];
+            k = 6;
+        }
+        jw_put(w, esc, k);
+    }
+    jw_put(w, s + n - run, run);
+    jw_put(w, "\"", 1);
+}
+
+size_t pc_block_write_json(const pc_block *b, char *buf, size_t cap)
+{
+    struct jw w = {buf, cap, 0};
+    /* The field order of pc_block_to_json. */
+    jw_str(&w, "{\"version\":");
+    jw_u64(&w, b->version);
+    jw_str(&w, ",\"height\":");
+    jw_u64(&w, b->height);
+    jw_str(&w, ",\"timestamp\":");
+    if (b->timestamp < 0) { /* never valid, but written as Jansson would */
+        jw_put(&w, "-", 1);
+        jw_u64(&w, (uint64_t)0 - (uint64_t)b->timestamp);
+    } else {
+        jw_u64(&w, (uint64_t)b->timestamp);
+    }
+    jw_str(&w, ",\"previousHash\":");
+    jw_hex(&w, &b->previous_hash);
+    jw_str(&w, ",\"merkleRoot\":");
+    jw_hex(&w, &b->merkle_root);
+    jw_str(&w, ",\"nonce\":");
+    jw_u64(&w, b->nonce);
+    jw_str(&w, ",\"difficulty\":");
+    jw_u64(&w, b->difficulty);
+    jw_str(&w, ",\"data\":[");
+    for (size_t i = 0; i < b->n_data; i++) {
+        if (i > 0)
+            jw_put(&w, ",", 1);
+        jw_string(&w, b->data[i], b->data_len[i]);
+    }
+    jw_str(&w, "],\"hash\":");
+    jw_hex(&w, &b->hash);
+    jw_put(&w, "}", 1);
+    return w.len;
+}
+
 json_t *pc_blocks_to_json(const pc_block *const *blocks, size_t n)
 {
     json_t *a = json_array();

@@ -91,16 +91,16 @@ static int read_tip(MDB_txn *txn, MDB_dbi meta, uint64_t *tip)
 static int put_block(struct pc_store *s, MDB_txn *txn, const pc_block *b, struct pc_err *err)
 {
     int ret = PC_OK;
-    char *text = NULL;
-    json_t *j = pc_block_to_json(b);
-    if (j == NULL)
-        return pc_err_set(err, PC_E_NOMEM, "store: cannot encode block %llu",
-                          (unsigned long long)b->height);
-    text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (text == NULL)
-        return pc_err_set(err, PC_E_NOMEM, "store: cannot encode block %llu",
-                          (unsigned long long)b->height);
+    /* Most blocks fit on the stack; larger ones get a buffer of their size. */
+    char small[2048], *big = NULL, *text = small;
+    size_t len = pc_block_write_json(b, small, sizeof small);
+    if (len > sizeof small) {
+        if ((big = malloc(len)) == NULL)
+            return pc_err_set(err, PC_E_NOMEM, "store: cannot encode block %llu",
+                              (unsigned long long)b->height);
+        pc_block_write_json(b, big, len);
+        text = big;
+    }
 
     uint8_t key[8], hb[8];
     height_key(b->height, key);
@@ -112,7 +112,7 @@ static int put_block(struct pc_store *s, MDB_txn *txn, const pc_block *b, struct
     rec.difficulty = b->difficulty;
 
     MDB_val k = {sizeof key, key};
-    MDB_val vjson = {strlen(text), text};
+    MDB_val vjson = {len, text};
     MDB_val vhdr = {sizeof rec, &rec};
     MDB_val khash = {sizeof b->hash.b, (void *)b->hash.b};
     MDB_val vh = {sizeof hb, hb};
@@ -123,7 +123,7 @@ static int put_block(struct pc_store *s, MDB_txn *txn, const pc_block *b, struct
         rc = mdb_put(txn, s->hash, &khash, &vh, 0);
     if (rc != 0)
         ret = lmdb_fail(err, rc, "store: write block");
-    free(text);
+    free(big);
     return ret;
 }
 

@@ -416,6 +416,94 @@ static void test_version_is_checked_later(void)
     json_decref(j);
 }
 
+/* pc_block_write_json must give exactly json_dumps(pc_block_to_json(b),
+ * JSON_COMPACT), for every byte a data string may hold and for strings made
+ * of random pieces of them, and must report the length when cap is short. */
+static void check_writer_matches_jansson(const pc_block *b)
+{
+    json_t *j = pc_block_to_json(b);
+    char *want = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    CHECK(want != NULL);
+    if (!want)
+        return;
+    size_t n = strlen(want);
+    char *got = malloc(n + 1);
+    CHECK(got != NULL);
+    if (got) {
+        CHECK_EQ_INT(pc_block_write_json(b, got, n), n);
+        CHECK(memcmp(got, want, n) == 0);
+        CHECK_EQ_INT(pc_block_write_json(b, got, n / 2), n); /* short: length only */
+        CHECK_EQ_INT(pc_block_write_json(b, NULL, 0), n);
+    }
+    free(got);
+    free(want);
+}
+
+static void test_write_json(void)
+{
+    pc_block *b = pc_block_clone(sample);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    check_writer_matches_jansson(b);
+    const char *none[1] = {NULL};
+    CHECK_EQ_INT(pc_block_set_data(b, none, (const size_t[]){0}, 0, NULL), PC_OK);
+    check_writer_matches_jansson(b);
+
+    /* Every byte 0x01..0x7f alone, then UTF-8 of 2, 3 and 4 bytes. */
+    char one[2] = {0, 0};
+    const char *items[1] = {one};
+    for (int c = 1; c < 0x80; c++) {
+        one[0] = (char)c;
+        CHECK_EQ_INT(pc_block_set_data(b, items, (const size_t[]){1}, 1, NULL), PC_OK);
+        check_writer_matches_jansson(b);
+    }
+    static const char *const pieces[] = {"a",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\b",
+                                         "\f",
+                                         "\n",
+                                         "\r",
+                                         "\t",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x80\xa8",
+                                         "\xf0\x9f\x98\x80",
+                                         " ",
+                                         "z9"};
+    size_t np = sizeof pieces / sizeof pieces[0];
+    uint32_t x = 12345;
+    for (int round = 0; round < 300; round++) {
+        char buf[4][64];
+        const char *data[4];
+        size_t lens[4];
+        size_t nd = 1 + (size_t)(round % 4);
+        for (size_t d = 0; d < nd; d++) {
+            size_t len = 0;
+            for (int k = 0; k < 8; k++) {
+                x = x * 1103515245u + 12345u;
+                const char *piece = pieces[(x >> 16) % np];
+                size_t pl = strlen(piece);
+                memcpy(buf[d] + len, piece, pl);
+                len += pl;
+            }
+            buf[d][len] = '\0';
+            data[d] = buf[d];
+            lens[d] = len;
+        }
+        CHECK_EQ_INT(pc_block_set_data(b, data, lens, nd, NULL), PC_OK);
+        b->nonce = x % 1000000u;
+        b->timestamp = (int64_t)(x % 2000000000u);
+        check_writer_matches_jansson(b);
+    }
+    pc_block_free(b);
+}
+
 int main(void)
 {
     pc_chain *c;
@@ -439,6 +527,7 @@ int main(void)
         run_bad_row(i, &bad_rows[i]);
     test_bad_data_sizes();
     test_version_is_checked_later();
+    test_write_json();
     pc_block_free(sample);
     pc_chain_free(c);
     return check_summary();

@@ -414,6 +414,27 @@ struct conn {
     char end_buf[96];
 };
 
+/*
+ * A `blocks` page is decoded into pc_blocks here, on the reader's thread, and
+ * its JSON tree freed here, so that the chain worker only judges the blocks:
+ * this is shape, not chain logic. A payload that does not decode goes on as
+ * it is, and the worker finds the same fault and judges the peer for it.
+ */
+static void predecode_blocks(struct msg *m)
+{
+    if (m->kind != MSG_PEER || m->type == NULL || strcmp(m->type, "blocks") != 0)
+        return;
+    json_t *payload = json_object_get(m->body, "payload");
+    json_t *arr = json_object_get(payload, "blocks");
+    if (!json_is_array(arr) || json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS)
+        return;
+    struct pc_err err = {0};
+    if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &m->blocks, &m->n_blocks, &err) != 0)
+        return;
+    m->has_blocks = true;
+    json_object_del(payload, "blocks");
+}
+
 /* Hands a message to the worker. False if the connection must end. */
 static bool conn_push(struct conn *c, enum msg_kind kind, json_t *body, size_t wire_bytes)
 {
@@ -422,6 +443,7 @@ static bool conn_push(struct conn *c, enum msg_kind kind, json_t *body, size_t w
         c->end = "out of memory";
         return false;
     }
+    predecode_blocks(m);
     int r = queue_push(&c->n->queue, m);
     if (r == PC_E_PROTOCOL) {
         msg_free(m);

@@ -116,11 +116,16 @@ struct mine_request {
 struct msg {
     struct msg *next; /* guarded by queue.mu while queued */
     enum msg_kind kind;
-    struct peer *peer;        /* counted reference or NULL; msg_free releases it */
-    json_t *body;             /* owned reference or NULL */
-    const char *type;         /* borrowed from body ("type"), NULL if no body */
-    size_t wire_bytes;        /* charged to the peer's queue share */
-    pc_block *block;          /* MSG_LOCAL_BLOCK: owned */
+    struct peer *peer; /* counted reference or NULL; msg_free releases it */
+    json_t *body;      /* owned reference or NULL */
+    const char *type;  /* borrowed from body ("type"), NULL if no body */
+    size_t wire_bytes; /* charged to the peer's queue share */
+    pc_block *block;   /* MSG_LOCAL_BLOCK: owned */
+    /* A `blocks` page decoded by the reader (the array is then gone from
+     * body): has_blocks, and blocks[0..n_blocks-1], owned. */
+    bool has_blocks;
+    pc_block **blocks;
+    size_t n_blocks;
     struct mine_request *req; /* MSG_LOCAL_BLOCK: optional waiter, not owned */
 };
 

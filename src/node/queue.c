@@ -71,6 +71,7 @@ void msg_free(struct msg *m)
         return;
     json_decref(m->body);
     pc_block_free(m->block);
+    pc_blocks_free(m->blocks, m->n_blocks);
     if (m->peer != NULL)
         peer_unref(m->peer);
     free(m);

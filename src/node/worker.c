@@ -1079,17 +1079,19 @@ static void on_get_blocks(struct worker *w, struct peer *p, const json_t *payloa
     send_page(w, p, true, (found ? found : 1) + 1, limit);
 }
 
-static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st,
-                      const json_t *payload)
+/* m's blocks were decoded by the reader (msg.has_blocks) or are still in
+ * the payload; either way the worker judges them. */
+static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st, struct msg *m)
 {
+    const json_t *payload = json_object_get(m->body, "payload");
     const json_t *arr = json_object_get(payload, "blocks");
     uint64_t tip;
-    if (!json_is_object(payload) || !json_is_array(arr) ||
+    if (!json_is_object(payload) || (!m->has_blocks && !json_is_array(arr)) ||
         !get_uint(json_object_get(payload, "tip"), 1, PC_MAX_SAFE_INTEGER, &tip)) {
         malformed(w, p, "blocks", "needs a blocks array and a tip height");
         return;
     }
-    if (json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS) {
+    if (!m->has_blocks && json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS) {
         malformed(w, p, "blocks", "more blocks than asked for");
         return;
     }
@@ -1100,7 +1102,13 @@ static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st,
     pc_block **blocks = NULL;
     size_t n = 0;
     struct pc_err err = {0};
-    if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &blocks, &n, &err) != 0) {
+    if (m->has_blocks) {
+        blocks = m->blocks; /* taken */
+        n = m->n_blocks;
+        m->blocks = NULL;
+        m->n_blocks = 0;
+        m->has_blocks = false;
+    } else if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &blocks, &n, &err) != 0) {
         invalid(w, p, &err);
         sync_end(w, st, false, err.reason);
         return;
@@ -1178,8 +1186,7 @@ static enum wtype peer_msg_type(const char *type)
     return WT_UNKNOWN;
 }
 
-static void on_peer_message(struct worker *w, struct peer *p, struct peer_state *st,
-                            const struct msg *m)
+static void on_peer_message(struct worker *w, struct peer *p, struct peer_state *st, struct msg *m)
 {
     const json_t *payload = json_object_get(m->body, "payload");
     enum wtype t = peer_msg_type(m->type);
@@ -1198,7 +1205,7 @@ static void on_peer_message(struct worker *w, struct peer *p, struct peer_state 
         on_get_blocks(w, p, payload);
         break;
     case WT_BLOCKS:
-        on_blocks(w, p, st, payload);
+        on_blocks(w, p, st, m);
         break;
     case WT_GET_PEERS:
         send_to(w, p, "peers", json_pack("{s:o}", "peers", node_peer_addresses(w->n)));

@@ -282,6 +282,62 @@ long proc_threads(pid_t pid)
     return proc_status_kib(pid, "Threads");
 }
 
+/* utime + stime in ms from a /proc .../stat line (fields 14 and 15, after
+ * the parenthesised comm, which may hold spaces). -1 if unreadable. */
+static double stat_cpu_ms(const char *path, char *comm, size_t comm_size)
+{
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (open == NULL || close == NULL || close < open)
+        return -1;
+    if (comm != NULL) {
+        size_t len = (size_t)(close - open - 1);
+        if (len >= comm_size)
+            len = comm_size - 1;
+        memcpy(comm, open + 1, len);
+        comm[len] = '\0';
+    }
+    unsigned long long ut, st;
+    /* After ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime. */
+    if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) * 1000.0 / (double)(hz > 0 ? hz : 100);
+}
+
+double proc_cpu_ms(pid_t pid, const char *thread_prefix)
+{
+    char path[96];
+    if (thread_prefix == NULL) {
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        return stat_cpu_ms(path, NULL, 0);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    double sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char comm[32];
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/stat", (int)pid, e->d_name);
+        double ms = stat_cpu_ms(path, comm, sizeof comm);
+        if (ms >= 0 && strncmp(comm, thread_prefix, strlen(thread_prefix)) == 0)
+            sum += ms;
+    }
+    closedir(d);
+    return sum;
+}
+
 long proc_fds(pid_t pid)
 {
     char path[64];

@@ -57,6 +57,9 @@ long proc_status_kib(pid_t pid, const char *field);
 /* Threads (from /proc/PID/status) and open fds of pid; -1 if unknown. */
 long proc_threads(pid_t pid);
 long proc_fds(pid_t pid);
+/* CPU time (user + system) in ms of the process, or with thread_prefix of
+ * its live threads whose name starts with it; -1 if unreadable. */
+double proc_cpu_ms(pid_t pid, const char *thread_prefix);
 /* The run's temporary directory (borrowed). */
 const char *proc_tmp_dir(void);
 

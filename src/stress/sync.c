@@ -232,6 +232,8 @@ int scenario_sync(const struct stress_opts *o, struct results *r)
                    "MiB");
     results_figure(r, "fresh_rss_anon", (double)proc_status_kib(fresh->pid, "RssAnon") / 1024.0,
                    "MiB");
+    results_figure(r, "fresh_rss_file", (double)proc_status_kib(fresh->pid, "RssFile") / 1024.0,
+                   "MiB");
     /* Where the fresh node's time went: its chain worker against the
      * connector thread that reads and parses the pages. */
     results_figure(r, "fresh_cpu_total", proc_cpu_ms(fresh->pid, NULL), "ms");

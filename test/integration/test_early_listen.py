@@ -45,18 +45,35 @@ def wait_port_file(node, timeout=10.0):
     raise pclib.TestFailure("%s wrote no port file within %.0f s" % (node.name, timeout))
 
 
+def take_lock(f, timeout=10.0):
+    """A write lock on byte 0 of f, without blocking for ever (a node left
+    running by a failed step holds a shared lock there)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                raise pclib.TestFailure("lock.mdb still locked after %.0f s" % timeout)
+            time.sleep(0.05)
+
+
 def early_peer(h, node, chain):
     # While we hold a write lock on byte 0 of LMDB's lock.mdb, the node's
     # store open waits for it (LMDB takes a shared fcntl lock there, with
     # F_SETLKW): the node is stopped between listening and loading its chain.
     lockf = open(os.path.join(node.datadir, "lock.mdb"), "r+b")
-    fcntl.lockf(lockf, fcntl.LOCK_EX, 1, 0)
+    if not h.step("the test takes LMDB's lock", take_lock, lockf):
+        lockf.close()
+        return
     held = True
     try:
         node.start(wait=False)
         port = h.step("the node writes its port file before it opens its chain",
                       wait_port_file, node)
         if port is None:
+            node.kill()  # it may be waiting for our lock, or broken: not reused
             return
         with pclib.Client(port, timeout=20.0) as c:
             c.send_hello()
@@ -129,6 +146,8 @@ def main(h):
     for i in range(3):
         h.info("restart %d" % (i + 1))
         early_peer(h, node, chain)
+        if node.running():
+            node.kill()
     refused_store(h, node)
 
 

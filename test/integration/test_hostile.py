@@ -620,7 +620,10 @@ def mutate(rng, msg):
 def could_be_valid_block(frame, nxt):
     """True if a frame could make the node append nxt (the one valid block
     among the bases): then it would rightly change the tip, so skip it. With
-    duplicate keys both first-wins and last-wins readings are tried."""
+    duplicate keys both first-wins and last-wins readings are tried. The
+    node reads a stream: a frame whose first JSON value is a whole message
+    is handled before whatever follows it (a stray "}", say) is judged, so
+    the first value counts as well as the whole text."""
     try:
         text = frame.decode("utf-8")
     except UnicodeDecodeError:
@@ -633,18 +636,24 @@ def could_be_valid_block(frame, nxt):
                     continue
                 d[k] = v
             return d
+        msgs = []
         try:
-            m = json.loads(text.strip(), object_pairs_hook=hook)
+            msgs.append(json.loads(text.strip(), object_pairs_hook=hook))
         except ValueError:
-            continue
-        if not isinstance(m, dict):
-            continue
-        p = m.get("payload")
-        cands = p if isinstance(p, list) else (p.get("blocks") if isinstance(p, dict) and
-                                               isinstance(p.get("blocks"), list) else [p])
-        for b in cands:
-            if isinstance(b, dict) and all(k in b and b[k] == nxt[k] for k in nxt):
-                return True
+            pass
+        try:
+            msgs.append(json.JSONDecoder(object_pairs_hook=hook).raw_decode(text.lstrip())[0])
+        except ValueError:
+            pass
+        for m in msgs:
+            if not isinstance(m, dict):
+                continue
+            p = m.get("payload")
+            cands = p if isinstance(p, list) else (p.get("blocks") if isinstance(p, dict) and
+                                                   isinstance(p.get("blocks"), list) else [p])
+            for b in cands:
+                if isinstance(b, dict) and all(k in b and b[k] == nxt[k] for k in nxt):
+                    return True
     return False
 
 

@@ -184,11 +184,26 @@ static void unregister_peer(struct node *n, struct peer *p)
         peer_unref(p);
 }
 
-void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
+void node_broadcast_bytes(struct node *n, const char *data, size_t len, const char *type,
+                          struct peer *except, enum broadcast_to to)
 {
     struct net *net = n->net;
     if (net == NULL)
         return;
+    sync_lock(&net->peers_mu);
+    for (struct peer *p = net->peers; p != NULL; p = p->reg_next) {
+        if (p == except || !atomic_load(&p->handshaked) || atomic_load(&p->closing))
+            continue;
+        bool is_seed = atomic_load(&p->seed);
+        if ((to == BROADCAST_SEED && !is_seed) || (to == BROADCAST_PEERCHAIN && is_seed))
+            continue;
+        (void)peer_send_bytes(p, data, len, type); /* a failure closes that peer only */
+    }
+    sync_unlock(&net->peers_mu);
+}
+
+void node_broadcast_to(struct node *n, const json_t *msg, struct peer *except, enum broadcast_to to)
+{
     size_t len;
     char *data = peer_serialize(msg, n->cfg.send_queue_bytes + 1, &len);
     if (data == NULL) {
@@ -196,13 +211,13 @@ void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
                  n->cfg.send_queue_bytes);
         return;
     }
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    sync_lock(&net->peers_mu);
-    for (struct peer *p = net->peers; p != NULL; p = p->reg_next)
-        if (p != except && atomic_load(&p->handshaked) && !atomic_load(&p->closing))
-            (void)peer_send_bytes(p, data, len, type); /* a failure closes that peer only */
-    sync_unlock(&net->peers_mu);
+    node_broadcast_bytes(n, data, len, json_string_value(json_object_get(msg, "type")), except, to);
     free(data);
+}
+
+void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
+{
+    node_broadcast_to(n, msg, except, BROADCAST_ALL);
 }
 
 /* How a registry walk describes one peer: 0 with *out a new JSON value,

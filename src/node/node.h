@@ -240,6 +240,17 @@ void peer_set_worker_state(struct peer *p, void *state, void (*destroy)(void *))
 /* Sends msg to every peer that has completed the handshake (seed peers
  * included), except `except` (may be NULL). */
 void node_broadcast(struct node *n, const json_t *msg, struct peer *except);
+/* The same, to some of them: */
+enum broadcast_to {
+    BROADCAST_ALL,
+    BROADCAST_PEERCHAIN, /* peers that sent hello */
+    BROADCAST_SEED,      /* seed-protocol peers */
+};
+void node_broadcast_to(struct node *n, const json_t *msg, struct peer *except,
+                       enum broadcast_to to);
+/* ... and already serialized (len bytes ending in '\n'; type for metrics). */
+void node_broadcast_bytes(struct node *n, const char *data, size_t len, const char *type,
+                          struct peer *except, enum broadcast_to to);
 
 /* Addresses for a `peers` reply: handshaked peerchain peers with a known
  * listen address ("ip:port"), at most PC_MAX_PEERS_PER_MESSAGE. New JSON

@@ -87,6 +87,10 @@
  * system (malloc_trim): a long sync's branch would otherwise stay in RssAnon
  * long after its blocks went to the store. */
 #define TRIM_AFTER_BLOCKS 1000u
+/* Announcements: at most one round per this many ms; the blocks of a burst
+ * go together, as one allBlock offer of at most ANNOUNCE_MAX_BLOCKS. */
+#define ANNOUNCE_GAP_MS 1
+#define ANNOUNCE_MAX_BLOCKS 64u
 /* Store commits that may fail in a row before the worker stops the node. */
 #define WORKER_STORE_MAX_FAILURES 3u
 /* Rejections are counted per code in slots 1..63 (-code); others in slot 0. */
@@ -186,6 +190,12 @@ struct worker {
      * ours, so a peer replaying one costs a lookup, not a validation. */
     pc_hash judged[JUDGED_OFFERS];
     unsigned judged_next;
+    /* pc-chain: announcements (announce_changed). */
+    int64_t announced_ms;       /* node_mono_ms() of the last one sent */
+    bool announce_due;          /* the tip changed since; not yet announced */
+    uint64_t announce_fork;     /* lowest fork height among those changes */
+    struct peer *announce_from; /* their one source (counted), or NULL */
+    bool announce_mixed;        /* they came from more than one source */
     struct worker_stats stats;
 };
 
@@ -326,16 +336,18 @@ struct page_item {
 };
 
 /*
- * Sends a page of our blocks from height `from` on, at most `limit` of them
+ * Builds a page of our blocks from height `from` on, at most `limit` of them
  * and at most the page budget in serialized bytes: a page holds at least one
  * block when one remains, unless that block alone cannot fit in a frame.
  * is_blocks_reply: {"type":"blocks","payload":{"blocks":[...],"tip":N}};
  * else {"type":"allBlock","payload":[...]}. The blocks are the store's
  * compact JSON, copied as they are (it is the wire form): nothing is parsed
  * or encoded again, and the chain worker keeps no old blocks in memory.
+ * Returns the message (malloc'd, ending in '\n') and its length in *len, or
+ * NULL (logged, naming p if not NULL).
  */
-static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, uint64_t from,
-                      uint64_t limit)
+static char *build_page(struct worker *w, struct peer *p, bool is_blocks_reply, uint64_t from,
+                        uint64_t limit, size_t *len)
 {
     const char *type = is_blocks_reply ? "blocks" : "allBlock";
     const char *head = is_blocks_reply ? "{\"type\":\"blocks\",\"payload\":{\"blocks\":["
@@ -345,8 +357,8 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
     char *buf = NULL;
     struct pc_err err = {0};
     if (pc_store_reader_begin(w->n->store, &rd, &err) != 0) {
-        node_log(LOG_ERROR, p, "%s not answered: %s", type, err.reason);
-        return;
+        node_log(LOG_ERROR, p, "%s not built: %s", type, err.reason);
+        return NULL;
     }
     uint64_t tip = pc_store_reader_tip(rd);
     assert(tip == pc_chain_height(w->chain)); /* the worker is the only writer */
@@ -359,14 +371,14 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
     size_t n = 0;
     for (uint64_t h = from; h >= 1 && h <= tip && n < limit; h++) {
         const char *json;
-        size_t len;
-        int rc = pc_store_get_json(rd, h, &json, &len);
+        size_t jlen;
+        int rc = pc_store_get_json(rd, h, &json, &jlen);
         if (rc != 0) {
-            node_log(LOG_ERROR, p, "%s not answered: block %" PRIu64 " unreadable: %s", type, h,
+            node_log(LOG_ERROR, p, "%s not built: block %" PRIu64 " unreadable: %s", type, h,
                      pc_strerror(rc));
             goto out;
         }
-        size_t need = len + (n > 0);
+        size_t need = jlen + (n > 0);
         if (need > budget - used) {
             if (n == 0)
                 node_log(LOG_WARN, NULL, "block %" PRIu64 " does not fit in a %zu-byte frame", h,
@@ -374,7 +386,7 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
             break;
         }
         items[n].json = json;
-        items[n].len = len;
+        items[n].len = jlen;
         n++;
         used += need;
     }
@@ -395,16 +407,29 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
     }
     memcpy(buf + off, tail, (size_t)tail_len);
     assert(off + (size_t)tail_len == total);
-    if (peer_send_bytes(p, buf, total, type) != 0) {
-        count(&w->stats.sends_failed);
-        node_log(LOG_DEBUG, p, "%s not sent", type);
-    }
+    *len = total;
     goto out;
 nomem:
-    node_log(LOG_ERROR, p, "out of memory building %s; not sent", type);
+    node_log(LOG_ERROR, p, "out of memory building %s", type);
 out:
     pc_store_reader_end(rd);
     free(items);
+    return buf;
+}
+
+/* Sends p a page (build_page). */
+static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, uint64_t from,
+                      uint64_t limit)
+{
+    const char *type = is_blocks_reply ? "blocks" : "allBlock";
+    size_t len;
+    char *buf = build_page(w, p, is_blocks_reply, from, limit, &len);
+    if (buf == NULL)
+        return;
+    if (peer_send_bytes(p, buf, len, type) != 0) {
+        count(&w->stats.sends_failed);
+        node_log(LOG_DEBUG, p, "%s not sent", type);
+    }
     free(buf);
 }
 
@@ -432,6 +457,79 @@ static void announce_tip(struct worker *w, struct peer *except)
     else
         node_broadcast(w->n, env, except);
     json_decref(env);
+}
+
+/*
+ * Announces the blocks above fork_height (our chain as it is now) to every
+ * handshaked peer but `except`: one new block as latestBlock; several, up to
+ * ANNOUNCE_MAX_BLOCKS, as one allBlock offer to peerchain peers (seed-protocol
+ * peers get latestBlock: their design takes an allBlock list as a whole
+ * chain); more than that as latestBlock, which a peer answers by syncing.
+ */
+static void announce_blocks(struct worker *w, struct peer *except, uint64_t fork_height)
+{
+    uint64_t tip = pc_chain_height(w->chain);
+    uint64_t n = tip > fork_height ? tip - fork_height : 1;
+    if (n == 1 || n > ANNOUNCE_MAX_BLOCKS) {
+        announce_tip(w, except);
+        return;
+    }
+    size_t len;
+    char *page = build_page(w, NULL, false, fork_height + 1, n, &len);
+    if (page == NULL) {
+        announce_tip(w, except);
+        return;
+    }
+    node_broadcast_bytes(w->n, page, len, "allBlock", except, BROADCAST_PEERCHAIN);
+    free(page);
+    json_t *env = envelope("latestBlock", pc_block_to_json(pc_chain_tip(w->chain)));
+    if (env != NULL)
+        node_broadcast_to(w->n, env, except, BROADCAST_SEED);
+    json_decref(env);
+}
+
+/* Sends what announce_changed held back, once ANNOUNCE_GAP_MS has passed
+ * since the last announcement (or at once with is_now). */
+static void announce_flush(struct worker *w, bool is_now)
+{
+    if (!w->announce_due)
+        return;
+    int64_t now = node_mono_ms();
+    if (!is_now && now - w->announced_ms < ANNOUNCE_GAP_MS)
+        return;
+    struct peer *from = w->announce_mixed ? NULL : w->announce_from;
+    announce_blocks(w, from, w->announce_fork);
+    w->announced_ms = now;
+    w->announce_due = false;
+    w->announce_mixed = false;
+    if (w->announce_from != NULL)
+        peer_unref(w->announce_from);
+    w->announce_from = NULL;
+}
+
+/*
+ * The tip changed: announce it, at most once per ANNOUNCE_GAP_MS. A change
+ * after a quiet spell goes out at once (propagation pays nothing); changes
+ * that follow it closely are merged and go out together when the gap has
+ * passed (worker_main wakes for it), so a burst of blocks costs each peer
+ * one message and one wake-up per gap instead of one per block.
+ */
+static void announce_changed(struct worker *w, struct peer *from, uint64_t fork_height)
+{
+    if (!w->announce_due) {
+        w->announce_due = true;
+        w->announce_fork = fork_height;
+        w->announce_mixed = false;
+        w->announce_from = from;
+        if (from != NULL)
+            peer_ref(from);
+    } else {
+        if (fork_height < w->announce_fork)
+            w->announce_fork = fork_height;
+        if (from != w->announce_from)
+            w->announce_mixed = true;
+    }
+    announce_flush(w, false);
 }
 
 /* The first half of tip_changed: the new tip is published (miner, API,
@@ -466,7 +564,7 @@ static void tip_announce(struct worker *w, struct peer *from, uint64_t fork_heig
         snprintf(src, sizeof src, "local");
     node_log(LOG_INFO, from, "height %" PRIu64 " hash %.16s (%s) from %s", tip->height, hex, how,
              src);
-    announce_tip(w, from);
+    announce_changed(w, from, fork_height);
 }
 
 /* Everything that follows a change of the tip. `from` is the source peer
@@ -1336,13 +1434,20 @@ static void *worker_main(void *arg)
     struct msg_queue *q = &w->n->queue;
     int64_t next_timers_ms = node_mono_ms() + WORKER_POP_TIMEOUT_MS;
     for (;;) {
-        struct msg *m = queue_pop(q, WORKER_POP_TIMEOUT_MS);
+        /* Wake for a held-back announcement when its gap has passed. */
+        int timeout_ms = WORKER_POP_TIMEOUT_MS;
+        if (w->announce_due) {
+            int64_t left = w->announced_ms + ANNOUNCE_GAP_MS - node_mono_ms();
+            timeout_ms = left < 0 ? 0 : left < timeout_ms ? (int)left : timeout_ms;
+        }
+        struct msg *m = queue_pop(q, timeout_ms);
         if (m != NULL) {
             handle(w, m, atomic_load(&w->n->stopping));
             msg_free(m);
         } else if (atomic_load(&w->quit) || queue_is_closed(q)) {
             break;
         }
+        announce_flush(w, false);
         if (node_mono_ms() >= next_timers_ms) {
             sync_timers(w);
             store_flush(w);
@@ -1356,6 +1461,7 @@ static void *worker_main(void *arg)
         handle(w, m, true);
         msg_free(m);
     }
+    announce_flush(w, true);
     while (w->syncing != NULL)
         sync_end(w, w->syncing, false, "shutting down");
     return NULL;

@@ -627,6 +627,46 @@ def mining_node(h):
     m.stop()
 
 
+def burst_announcements(h, a, token):
+    """Blocks mined back to back reach a connected peer complete and in
+    order, whether announced one by one (latestBlock) or merged into allBlock
+    offers (docs/protocol.md, "Announcements")."""
+    with pclib.Client(a.port, source="127.0.0.60") as peer:
+        peer.hello()
+        first = pclib.tip_of(a.port)["height"] + 1
+        mined = []
+        for i in range(40):
+            r = call(a.api_port, "POST", "/mineBlock", {"data": ["burst %d" % i]}, token=token)
+            if r.status != 200:
+                h.check(False, "burst: mineBlock %d answered 200" % i, r)
+                return
+            mined.append(r.json)
+        seen, msgs, deadline = {}, {"latestBlock": 0, "allBlock": 0}, time.monotonic() + 20
+        last = mined[-1]["height"]
+        while max(seen, default=0) < last and time.monotonic() < deadline:
+            m = peer.recv(deadline - time.monotonic())
+            if m is None:
+                break
+            p = m.get("payload")
+            if m.get("type") == "latestBlock" and isinstance(p, dict):
+                blocks = [p]
+            elif m.get("type") == "allBlock" and isinstance(p, list):
+                blocks = p
+            else:
+                continue
+            msgs[m["type"]] += 1
+            if blocks and seen and blocks[0]["height"] > max(seen) + 1:
+                h.check(False, "burst: an announcement skips blocks",
+                        (max(seen), blocks[0]["height"]))
+            for b in blocks:
+                seen[b["height"]] = b
+        h.info("burst: 40 blocks announced in %d latestBlock and %d allBlock messages" % (
+            msgs["latestBlock"], msgs["allBlock"]))
+        h.check(all(seen.get(b["height"]) == b for b in mined),
+                "burst: the peer is told every mined block, as mined",
+                sorted(set(range(first, last + 1)) - set(seen)))
+
+
 def main(h):
     a = api_node(h, "api-a")
     cookie = cookie_path(a)
@@ -639,6 +679,7 @@ def main(h):
     h.check(len(token) == 64 and set(token) <= HEX, "the cookie holds 64 lowercase hex", token)
 
     good_routes(h, a, token)
+    burst_announcements(h, a, token)
     auth(h, a, token)
     sync_status(h, a)
     big_pages(h, a, token)

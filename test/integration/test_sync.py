@@ -527,7 +527,7 @@ def case_answer_getblocks(h):
 def case_announce(h):
     """A new tip is announced as latestBlock to every other handshaked peer
     and seed peer, never back to the one it came from; a reorg announces
-    the new tip."""
+    the new branch (allBlock) to peerchain peers and the tip to seed peers."""
     node = h.node("announce")
     chain = Chain().extend(3, tag="ann")
     node.offer(chain.range(2, 4))
@@ -555,9 +555,14 @@ def case_announce(h):
                 [m.get("type") for m in got])
         fork = chain.prefix(3).extend(3, tag="reorg")     # 1..6 beats 1..5
         c3.send("allBlock", fork.range(2, fork.height))
-        h.step("after a reorg, peer 2 hears the new tip", c2.wait_for, "latestBlock", 15,
-               lambda p: isinstance(p, dict) and p.get("hash") == fork.tip["hash"])
-        h.step("and so does the seed peer", seed.wait_for, "latestBlock", 15,
+        # Several new blocks go to peerchain peers as one allBlock offer from
+        # the fork point (docs/protocol.md, "Announcements"); seed peers get
+        # latestBlock.
+        h.step("after a reorg, peer 2 is offered the new branch (4..6) as allBlock",
+               c2.wait_for, "allBlock", 15,
+               lambda p: isinstance(p, list) and p == fork.range(4, fork.height))
+        h.step("and the seed peer hears the new tip as latestBlock", seed.wait_for,
+               "latestBlock", 15,
                lambda p: isinstance(p, dict) and p.get("hash") == fork.tip["hash"])
     finally:
         for c in (c1, c2, c3, seed):

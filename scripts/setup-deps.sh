@@ -13,6 +13,10 @@ PACKAGES=(
   python3                             # integration tests (standard library only)
   valgrind clang-format               # leak check and format check in the test suite
 )
+# --bench: also what the full benchmark run needs (its plots).
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-matplotlib)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -174,7 +174,7 @@ struct msg_queue {
 /* What the whole queue may hold (charged bytes) before producers with
  * something already queued wait: per-peer shares alone would let many
  * peers together hold share x peers. */
-#define QUEUE_TOTAL_BYTES (4u * 1024u * 1024u)
+#define QUEUE_TOTAL_BYTES (2u * 1024u * 1024u)
 /* A peer at its share, held, whose writer has finished nothing for this
  * long, is refused (queue_push returns PC_E_PROTOCOL). */
 #define QUEUE_STALL_MS 2000

@@ -16,8 +16,9 @@
  *    and work per height, and the tip block. The blocks themselves are in
  *    the store (n->store, docs/storage.md); replies that carry old blocks
  *    copy their stored JSON, which is exactly the wire form.
- *  - Every change goes: validate -> pc_store_commit (durable) -> change the
- *    in-memory chain -> publish the tip -> announce. The chain changes only
+ *  - Every change goes: validate -> pc_store_commit (written to the file;
+ *    fsynced as --sync-writes says) -> change the in-memory chain -> publish
+ *    the tip -> announce. The chain changes only
  *    through pc_chain_append and pc_chain_adopt, with blocks that passed
  *    validation and are already on disk; a failed commit leaves the chain
  *    untouched (the block is dropped, not held against its peer). If the

@@ -25,7 +25,8 @@
  *    store keeps failing, or memory runs out after a commit so that the
  *    store and the chain disagree, the worker stops the node (stop_node).
  *  - After every change of the tip: node_publish_tip, n->tip_changed raised,
- *    and a `latestBlock` announcement to every peer but the source.
+ *    and an announcement to every peer but the source (announce_changed:
+ *    latestBlock, or the blocks of a burst merged into one allBlock).
  *  - A peer with a sync in progress is on w->syncing, and the list holds a
  *    counted reference to it: its state, and the branch in it, cannot be freed
  *    under us. The reference goes when the sync ends (done, invalid, timeout,

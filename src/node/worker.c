@@ -85,10 +85,12 @@
 /* A lower bound on a block's compact JSON (its three hashes alone are 192
  * characters): caps the blocks one allBlock frame can carry. */
 #define MIN_BLOCK_JSON_BYTES 200u
-/* After adopting at least this many blocks, freed memory goes back to the
- * system (malloc_trim): a long sync's branch would otherwise stay in RssAnon
- * long after its blocks went to the store. */
+/* After adopting at least this many blocks, or building pages of this many
+ * bytes, freed memory goes back to the system (malloc_trim, at the next
+ * timer tick: not once per page of a sync): a long sync's branch, or the
+ * pages served to one, would otherwise stay in RssAnon long after. */
 #define TRIM_AFTER_BLOCKS 1000u
+#define TRIM_AFTER_PAGE_BYTES (16u * 1024u * 1024u)
 /* Announcements: at most one round per this many ms; the blocks of a burst
  * go together, as one allBlock offer of at most ANNOUNCE_MAX_BLOCKS. */
 #define ANNOUNCE_GAP_MS 1
@@ -198,6 +200,10 @@ struct worker {
     uint64_t announce_fork;     /* lowest fork height among those changes */
     struct peer *announce_from; /* their one source (counted), or NULL */
     bool announce_mixed;        /* they came from more than one source */
+    /* pc-chain: much heap was used and freed (a long branch adopted, big
+     * pages built): hand it back at the next timer tick (malloc_trim). */
+    bool trim_due;
+    size_t paged_bytes; /* bytes of pages built since the last trim */
     struct worker_stats stats;
 };
 
@@ -410,6 +416,9 @@ static char *build_page(struct worker *w, struct peer *p, bool is_blocks_reply, 
     memcpy(buf + off, tail, (size_t)tail_len);
     assert(off + (size_t)tail_len == total);
     *len = total;
+    w->paged_bytes += total;
+    if (w->paged_bytes >= TRIM_AFTER_PAGE_BYTES)
+        w->trim_due = true;
     goto out;
 nomem:
     node_log(LOG_ERROR, p, "out of memory building %s", type);
@@ -680,7 +689,7 @@ static int adopt(struct worker *w, pc_branch **brp, struct peer *from, struct pc
     pc_branch_free(*brp);
     *brp = NULL;
     if (added >= TRIM_AFTER_BLOCKS)
-        malloc_trim(0);
+        w->trim_due = true;
     tip_changed(w, from, fork, added, removed);
     return 0;
 }
@@ -1453,6 +1462,11 @@ static void *worker_main(void *arg)
         if (node_mono_ms() >= next_timers_ms) {
             sync_timers(w);
             store_flush(w);
+            if (w->trim_due) {
+                malloc_trim(0);
+                w->trim_due = false;
+                w->paged_bytes = 0;
+            }
             next_timers_ms = node_mono_ms() + WORKER_POP_TIMEOUT_MS;
         }
     }

@@ -175,8 +175,8 @@ struct msg_queue {
  * something already queued wait: per-peer shares alone would let many
  * peers together hold share x peers. */
 #define QUEUE_TOTAL_BYTES (2u * 1024u * 1024u)
-/* A peer at its share, held, whose writer has finished nothing for this
- * long, is refused (queue_push returns PC_E_PROTOCOL). */
+/* A peer at its share, held, whose writer has got no byte into its socket
+ * for this long, is refused (queue_push returns PC_E_PROTOCOL). */
 #define QUEUE_STALL_MS 2000
 /* A held peer's share in messages (if smaller than queue_share_msgs). */
 #define QUEUE_HELD_SHARE_MSGS 64u

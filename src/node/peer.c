@@ -27,6 +27,8 @@
 #include "peer.h"
 #include "sync.h"
 
+#define SEND_SLICE_BYTES (64u * 1024u) /* send_all: progress is noted per slice */
+
 /* ------------------------------------------------------------ accessors */
 
 uint64_t peer_id(const struct peer *p)
@@ -288,10 +290,15 @@ int peer_send_msg(struct peer *p, const char *type, json_t *payload)
 /* ------------------------------------------------------------- the writer */
 
 /* 0, or a negative errno. */
-static int send_all(int fd, const char *data, size_t len)
+/* Sends len bytes to p, in slices of at most SEND_SLICE_BYTES, noting the
+ * time after each in p->sent_ms: a peer that reads a large answer slowly
+ * shows progress, which queue_push's stall rule looks at. 0, or a negative
+ * errno. */
+static int send_all(struct peer *p, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        ssize_t n =
+            send(p->fd, data, len < SEND_SLICE_BYTES ? len : SEND_SLICE_BYTES, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -299,6 +306,7 @@ static int send_all(int fd, const char *data, size_t len)
         }
         data += n;
         len -= (size_t)n;
+        atomic_store(&p->sent_ms, node_mono_ms());
     }
     return 0;
 }
@@ -319,12 +327,11 @@ static void *writer_main(void *arg)
             p->sq_tail = NULL;
         p->sq_bytes -= c->len;
         sync_unlock(&p->mu);
-        err = send_all(p->fd, c->data, c->len);
+        err = send_all(p, c->data, c->len);
         size_t sent = c->len;
         chunk_free(c);
         /* Lower unsent, then look at lane_waiting (queue.c's hand-off);
          * queue.mu is taken with no lock of ours held. */
-        atomic_store(&p->sent_ms, node_mono_ms());
         size_t left = atomic_fetch_sub(&p->unsent, sent) - sent;
         if (left < p->node->queue.hold_bytes && atomic_exchange(&p->lane_waiting, false))
             queue_wake_consumer(&p->node->queue);

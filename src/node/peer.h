@@ -81,8 +81,9 @@ struct peer {
     /* Set by queue_pop when it skips the held lane, cleared by whoever wakes
      * the consumer once unsent drops (the writer): see queue.c. */
     atomic_bool lane_waiting;
-    /* node_mono_ms() when the writer last finished a chunk (at first, when
-     * the peer was made): written by the writer, read by queue_push. */
+    /* node_mono_ms() when the writer last got bytes of ours into the socket
+     * (a slice of at most 64 KiB; at first, when the peer was made): written
+     * by the writer, read by queue_push. */
     atomic_int_fast64_t sent_ms;
 
     /* Owned by the chain worker thread (destroy runs in peer_free). */

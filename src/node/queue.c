@@ -25,8 +25,9 @@
  * queue past total_bytes, waits on `space` in queue_push, so it stops reading its socket and
  * TCP pushes back on the sender; a peer with nothing queued may always push
  * one message, so a message larger than the byte share cannot wedge its
- * reader. A peer at its share whose lane is held, and whose writer has not
- * finished a chunk for QUEUE_STALL_MS, keeps asking while it reads nothing
+ * reader. A peer at its share whose lane is held, and whose writer has got
+ * no byte into its socket for QUEUE_STALL_MS (peer.sent_ms, noted per 64 KiB
+ * slice), keeps asking while it reads nothing
  * of what we send: queue_push drops its lane and returns PC_E_PROTOCOL (the
  * reader bans it). One that reads, however slowly, only waits. queue_pop
  * broadcasts `space` when it skips a held lane at its share, so a reader

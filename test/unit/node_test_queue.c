@@ -8,7 +8,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "node.h"
@@ -380,12 +383,62 @@ static void test_held_and_full(void)
     queue_destroy(&node.queue);
 }
 
+/* The writer notes progress (peer.sent_ms) as each slice of a large answer
+ * goes out, not only once the whole message is sent: a peer reading a big
+ * page slowly is not taken for one that reads nothing (queue_push's stall
+ * rule). A socketpair with small buffers and a reader that takes 8 KiB at a
+ * time. */
+static void test_send_progress(void)
+{
+    setup(1 << 20, 100);
+    node.cfg.send_queue_bytes = 4u << 20;
+    int sv[2];
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int small = 8192;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct peer *p = peer_new(&node, sv[0], true, "127.0.0.1", "127.0.0.1:1");
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    atomic_store(&p->sent_ms, 0); /* "long ago" */
+    CHECK_EQ_INT(peer_start_writer(p), 0);
+    size_t len = 1u << 20;
+    char *page = malloc(len);
+    CHECK(page != NULL);
+    memset(page, 'x', len);
+    page[len - 1] = '\n';
+    CHECK_EQ_INT(peer_send_bytes(p, page, len, "allBlock"), 0);
+    free(page);
+    char buf[8192];
+    size_t got = 0;
+    bool progressed_midway = false;
+    for (int i = 0; i < 100000 && got < len; i++) {
+        ssize_t n = recv(sv[1], buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        /* Past two slices in, the message itself is still being sent. */
+        if (got >= 3 * 64 * 1024 && got < len / 2 && atomic_load(&p->unsent) > 0 &&
+            atomic_load(&p->sent_ms) > 0)
+            progressed_midway = true;
+    }
+    CHECK_EQ_INT(got, len);
+    CHECK(progressed_midway);
+    CHECK_EQ_INT(atomic_load(&p->unsent), 0);
+    peer_finish(p);
+    close(sv[1]);
+    peer_unref(p);
+    queue_destroy(&node.queue);
+}
+
 int main(void)
 {
     test_order();
     test_round_robin();
     test_hold();
     test_held_and_full();
+    test_send_progress();
     test_share_msgs();
     test_share_bytes();
     test_peer_close_wakes();

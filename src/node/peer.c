@@ -108,6 +108,7 @@ struct peer *peer_new(struct node *n, int fd, bool inbound, const char *ip, cons
     p->lane.peer = p;
     p->connected_ms = node_mono_ms();
     atomic_init(&p->sent_ms, p->connected_ms);
+    atomic_init(&p->held_ms, 0);
     return p;
 }
 
@@ -208,7 +209,10 @@ static int enqueue_locked(struct peer *p, struct send_chunk *c, bool respect_cap
         p->sq_head = c;
     p->sq_tail = c;
     p->sq_bytes += c->len;
-    atomic_fetch_add(&p->unsent, c->len);
+    size_t before = atomic_fetch_add(&p->unsent, c->len);
+    size_t hold = p->node->queue.hold_bytes;
+    if (before < hold && before + c->len >= hold)
+        atomic_store(&p->held_ms, node_mono_ms()); /* the stall clock starts now */
     sync_broadcast(&p->cv);
     return 0;
 }

@@ -85,6 +85,9 @@ struct peer {
      * (a slice of at most 64 KiB; at first, when the peer was made): written
      * by the writer, read by queue_push. */
     atomic_int_fast64_t sent_ms;
+    /* node_mono_ms() when unsent last rose to queue.hold_bytes or above:
+     * written by enqueuers under mu, read by queue_push. */
+    atomic_int_fast64_t held_ms;
 
     /* Owned by the chain worker thread (destroy runs in peer_free). */
     void *worker_state;

@@ -25,9 +25,10 @@
  * queue past total_bytes, waits on `space` in queue_push, so it stops reading its socket and
  * TCP pushes back on the sender; a peer with nothing queued may always push
  * one message, so a message larger than the byte share cannot wedge its
- * reader. A peer at its share whose lane is held, and whose writer has got
- * no byte into its socket for QUEUE_STALL_MS (peer.sent_ms, noted per 64 KiB
- * slice), keeps asking while it reads nothing
+ * reader. A peer at its own (held) share whose lane is held, and whose
+ * writer has got no byte into its socket for QUEUE_STALL_MS since the lane
+ * became held (peer.sent_ms, noted per 64 KiB slice; peer.held_ms), keeps
+ * asking while it reads nothing
  * of what we send: queue_push drops its lane and returns PC_E_PROTOCOL (the
  * reader bans it). One that reads, however slowly, only waits. queue_pop
  * broadcasts `space` when it skips a held lane at its share, so a reader
@@ -180,16 +181,22 @@ void queue_destroy(struct msg_queue *q)
  * over its share, or the whole queue over total_bytes (a peer with nothing
  * queued never waits). A held peer's share is smaller: what it queues will
  * wait anyway, and the memory is ours. */
-static bool over_share(const struct msg_queue *q, const struct peer *p, size_t wire_bytes,
-                       bool is_held)
+static bool over_own_share(const struct msg_queue *q, const struct peer *p, size_t wire_bytes,
+                           bool is_held)
 {
     if (p->q_msgs == 0)
         return false;
     size_t msgs = q->share_msgs;
     if (is_held && msgs > QUEUE_HELD_SHARE_MSGS)
         msgs = QUEUE_HELD_SHARE_MSGS;
-    return p->q_msgs >= msgs || p->q_bytes + wire_bytes > q->share_bytes ||
-           q->bytes + wire_bytes > q->total_bytes;
+    return p->q_msgs >= msgs || p->q_bytes + wire_bytes > q->share_bytes;
+}
+
+static bool over_share(const struct msg_queue *q, const struct peer *p, size_t wire_bytes,
+                       bool is_held)
+{
+    return over_own_share(q, p, wire_bytes, is_held) ||
+           (p->q_msgs > 0 && q->bytes + wire_bytes > q->total_bytes);
 }
 
 /* Requires q->mu held. Whether l must be skipped for now; if so, its peer is
@@ -238,11 +245,16 @@ int queue_push(struct msg_queue *q, struct msg *m)
         bool is_held = lane_held(q, &p->lane);
         if (!over_share(q, p, m->wire_bytes, is_held))
             break;
-        if (!is_held) {
+        /* Only a peer over its own (held) share can be judged: the whole
+         * queue being full is others' doing. */
+        if (!is_held || !over_own_share(q, p, m->wire_bytes, true)) {
             sync_wait(&q->space, &q->mu);
             continue;
         }
-        int64_t stalled_until = atomic_load(&p->sent_ms) + QUEUE_STALL_MS;
+        /* The stall is counted from the later of the writer's last progress
+         * and the moment the lane became held. */
+        int64_t since = atomic_load(&p->sent_ms), held = atomic_load(&p->held_ms);
+        int64_t stalled_until = (held > since ? held : since) + QUEUE_STALL_MS;
         if (node_mono_ms() >= stalled_until) {
             dropped = lane_take_all(q, &p->lane);
             sync_broadcast(&q->space); /* the whole queue has room again */

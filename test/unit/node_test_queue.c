@@ -383,6 +383,53 @@ static void test_held_and_full(void)
     queue_destroy(&node.queue);
 }
 
+/* The stall rule does not ban a peer whose lane has just become held (its
+ * writer idle for long before: the clock starts at held_ms), nor a held peer
+ * that is over only the whole queue's total, which is others' doing. */
+static void test_stall_fairness(void)
+{
+    setup(1 << 20, 2);
+    struct peer *p = new_peer(), *other = new_peer();
+    atomic_store(&p->sent_ms, node_mono_ms() - 60000); /* idle for a minute */
+    atomic_store(&p->held_ms, node_mono_ms());         /* held just now */
+    atomic_store(&p->unsent, QUEUE_HOLD_BYTES);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(p, "s", 10)), 0);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(p, "s", 10)), 0);
+    struct producer pr;
+    start(&pr, p, 1, 10);
+    sleep_ms(50);
+    CHECK_EQ_INT(atomic_load(&pr.result), 1); /* still waiting, not refused */
+    atomic_store(&p->unsent, 0);
+    struct msg *m = queue_pop(&node.queue, 0);
+    msg_free(m);
+    CHECK(wait_for(&pr.pushed, 1));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), 0);
+    drain();
+
+    /* Over only the total: another peer fills the queue past total_bytes. */
+    node.queue.total_bytes = 100;
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(other, "o", 200)), 0);
+    atomic_store(&p->sent_ms, node_mono_ms() - 60000);
+    atomic_store(&p->held_ms, node_mono_ms() - 60000);
+    atomic_store(&p->unsent, QUEUE_HOLD_BYTES);
+    CHECK_EQ_INT(queue_push(&node.queue, make_msg(p, "s", 10)), 0); /* its first: always */
+    start(&pr, p, 1, 10);
+    sleep_ms(50);
+    CHECK_EQ_INT(atomic_load(&pr.result), 1); /* waits for room, not banned */
+    m = queue_pop(&node.queue, 0);            /* other's: the queue has room again */
+    CHECK(m != NULL && m->peer == other);
+    msg_free(m);
+    CHECK(wait_for(&pr.pushed, 1));
+    CHECK_EQ_INT(pthread_join(pr.t, NULL), 0);
+    CHECK_EQ_INT(atomic_load(&pr.result), 0);
+    atomic_store(&p->unsent, 0);
+    drain();
+    peer_unref(p);
+    peer_unref(other);
+    queue_destroy(&node.queue);
+}
+
 /* The writer notes progress (peer.sent_ms) as each slice of a large answer
  * goes out, not only once the whole message is sent: a peer reading a big
  * page slowly is not taken for one that reads nothing (queue_push's stall
@@ -438,6 +485,7 @@ int main(void)
     test_round_robin();
     test_hold();
     test_held_and_full();
+    test_stall_fairness();
     test_send_progress();
     test_share_msgs();
     test_share_bytes();

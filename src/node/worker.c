@@ -355,7 +355,7 @@ struct page_item {
  * NULL (logged, naming p if not NULL).
  */
 static char *build_page(struct worker *w, struct peer *p, bool is_blocks_reply, uint64_t from,
-                        uint64_t limit, size_t *len)
+                        uint64_t limit, size_t *len, size_t *n_blocks)
 {
     const char *type = is_blocks_reply ? "blocks" : "allBlock";
     const char *head = is_blocks_reply ? "{\"type\":\"blocks\",\"payload\":{\"blocks\":["
@@ -416,6 +416,8 @@ static char *build_page(struct worker *w, struct peer *p, bool is_blocks_reply, 
     memcpy(buf + off, tail, (size_t)tail_len);
     assert(off + (size_t)tail_len == total);
     *len = total;
+    if (n_blocks != NULL)
+        *n_blocks = n;
     w->paged_bytes += total;
     if (w->paged_bytes >= TRIM_AFTER_PAGE_BYTES)
         w->trim_due = true;
@@ -434,7 +436,7 @@ static void send_page(struct worker *w, struct peer *p, bool is_blocks_reply, ui
 {
     const char *type = is_blocks_reply ? "blocks" : "allBlock";
     size_t len;
-    char *buf = build_page(w, p, is_blocks_reply, from, limit, &len);
+    char *buf = build_page(w, p, is_blocks_reply, from, limit, &len, NULL);
     if (buf == NULL)
         return;
     if (peer_send_bytes(p, buf, len, type) != 0) {
@@ -475,7 +477,8 @@ static void announce_tip(struct worker *w, struct peer *except)
  * handshaked peer but `except`: one new block as latestBlock; several, up to
  * ANNOUNCE_MAX_BLOCKS, as one allBlock offer to peerchain peers (seed-protocol
  * peers get latestBlock: their design takes an allBlock list as a whole
- * chain); more than that as latestBlock, which a peer answers by syncing.
+ * chain); more than that, or more than fit in one frame, as latestBlock,
+ * which a peer answers by syncing.
  */
 static void announce_blocks(struct worker *w, struct peer *except, uint64_t fork_height)
 {
@@ -485,9 +488,12 @@ static void announce_blocks(struct worker *w, struct peer *except, uint64_t fork
         announce_tip(w, except);
         return;
     }
-    size_t len;
-    char *page = build_page(w, NULL, false, fork_height + 1, n, &len);
-    if (page == NULL) {
+    size_t len, got = 0;
+    char *page = build_page(w, NULL, false, fork_height + 1, n, &len, &got);
+    if (page == NULL || got != n) {
+        /* Large blocks: the burst does not fit in one frame. Announce the
+         * tip alone; peers that lack its parent fetch the blocks. */
+        free(page);
         announce_tip(w, except);
         return;
     }

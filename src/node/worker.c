@@ -177,6 +177,10 @@ struct peer_state {
     uint64_t claimed_height; /* from hello, raised by its offers */
     pc_work claimed_work;    /* from hello */
     struct sync sync;
+    /* getBlocks requests of ended syncs whose answers have not come yet:
+     * those answers are dropped, also by the next sync (answers come in
+     * order, and carry no request id). */
+    unsigned owed_pages;
     uint64_t msgs;            /* messages handled */
     uint64_t blocks_accepted; /* blocks of our chain that came from it */
 };
@@ -718,6 +722,8 @@ static void sync_end(struct worker *w, struct peer_state *st, bool is_done, cons
     w->n_syncing--;
     if (s->next != NULL)
         s->next->sync.prev = s->prev;
+    if (s->kind == SYNC_GETBLOCKS)
+        st->owed_pages += s->in_flight + s->stale;
     memset(s, 0, sizeof *s);
     /* Last: this may free the peer, and st with it. */
     peer_unref(p);
@@ -803,6 +809,10 @@ static void sync_start(struct worker *w, struct peer *p, struct peer_state *st, 
     }
     memset(s, 0, sizeof *s);
     s->kind = peer_is_seed(p) ? SYNC_ALLBLOCK : SYNC_GETBLOCKS;
+    if (s->kind == SYNC_GETBLOCKS) {
+        s->stale = st->owed_pages; /* answers to an ended sync come first */
+        st->owed_pages = 0;
+    }
     s->target = target;
     peer_ref(p);
     s->peer = p;
@@ -1211,6 +1221,8 @@ static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st, s
         return;
     }
     if (st->sync.kind != SYNC_GETBLOCKS) {
+        if (st->owed_pages > 0)
+            st->owed_pages--; /* the late answer to an ended sync */
         node_log(LOG_DEBUG, p, "unsolicited blocks page ignored");
         return;
     }

@@ -714,6 +714,70 @@ static void test_pages_fit_frames(void)
     node_teardown(&n);
 }
 
+/* A sync that ends with its next page already asked for (the page failed on
+ * a block too far in the future: no ban) owes that answer; when the same
+ * peer starts a new sync, the late answer is dropped, not taken as the new
+ * sync's first page. */
+static void test_owed_answer_dropped(void)
+{
+    struct node n;
+    node_setup(&n, PC_DEFAULT_MAX_FRAME_BYTES);
+    pc_chain *c = remote_chain(PC_GETBLOCKS_MAX_BLOCKS + 10, "owed");
+    struct fake f;
+    fake_open(&f, &n, false);
+    fake_hello(&f, c);
+    json_t *req = fake_expect(&f, "getBlocks");
+    json_decref(req);
+
+    /* Page 1 whose last block is valid but 3 h ahead of our clock. */
+    uint64_t last_h = PC_GETBLOCKS_MAX_BLOCKS + 1;
+    json_t *page = blocks_json(c, 2, last_h - 1);
+    pc_block *fut = pc_block_clone(pc_chain_at(c, last_h));
+    CHECK(fut != NULL);
+    fut->timestamp = node_unix_now() + 3 * 3600;
+    CHECK(pc_mine(fut, 0, 0, NULL, NULL) == 0);
+    json_array_append_new(page, pc_block_to_json(fut));
+    fake_send(&f, "blocks",
+              json_pack("{s:o, s:I}", "blocks", page, "tip", (json_int_t)pc_chain_height(c)));
+    json_t *owed = fake_expect(&f, "getBlocks"); /* asked before validating */
+    CHECK(owed != NULL);
+    fake_sync(&f); /* the page was judged: the sync ended, not the peer */
+    CHECK(!peer_is_closing(f.p));
+    CHECK_EQ_INT(tip_height(&n), 1);
+
+    /* A new offer starts a new sync... */
+    fake_send(&f, "latestBlock", block_json_at(c, pc_chain_height(c)));
+    req = fake_expect(&f, "getBlocks");
+    CHECK(req != NULL);
+    /* ...and the answer owed to the old one arrives first: dropped, so no
+     * restart (a getBlocks) follows it. */
+    json_t *late = blocks_json(c, last_h + 1, pc_chain_height(c));
+    fake_send(&f, "blocks",
+              json_pack("{s:o, s:I}", "blocks", late, "tip", (json_int_t)pc_chain_height(c)));
+    fake_send(&f, "latestBlock", json_object());
+    json_t *m;
+    bool restarted = false;
+    while ((m = fake_recv(&f)) != NULL) {
+        const char *type = json_string_value(json_object_get(m, "type"));
+        bool is_end = strcmp(type, "latestBlock") == 0;
+        restarted = restarted || strcmp(type, "getBlocks") == 0;
+        json_decref(m);
+        if (is_end)
+            break;
+    }
+    CHECK(!restarted);
+    /* The new sync's own answer is taken. */
+    if (req != NULL)
+        answer_get_blocks(&f, c, req);
+    CHECK_EQ_INT(wait_tip_height(&n, PC_GETBLOCKS_MAX_BLOCKS + 1), PC_GETBLOCKS_MAX_BLOCKS + 1);
+    json_decref(req);
+    json_decref(owed);
+    pc_block_free(fut);
+    fake_close(&f);
+    pc_chain_free(c);
+    node_teardown(&n);
+}
+
 int main(void)
 {
     if (pc_crypto_init() != 0)
@@ -727,5 +791,6 @@ int main(void)
     test_sync_adopts_each_page();
     test_seed_peer();
     test_pages_fit_frames();
+    test_owed_answer_dropped();
     return check_summary();
 }

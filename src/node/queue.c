@@ -22,17 +22,16 @@
  * Charging: each message from a peer is charged to that peer
  * (peer.q_bytes/q_msgs) from push to pop, and every message to the queue
  * (bytes). A reader whose peer is at its share, or that would take the
- * queue past total_bytes, waits on `space` in queue_push, so it stops reading its socket and
- * TCP pushes back on the sender; a peer with nothing queued may always push
- * one message, so a message larger than the byte share cannot wedge its
- * reader. A peer at its own (held) share whose lane is held, and whose
+ * queue past total_bytes, waits on `space` in queue_push, so it stops
+ * reading its socket and TCP pushes back on the sender; a peer with nothing
+ * queued may always push one message, so a message larger than the byte
+ * share cannot wedge its reader. A held peer at its own (held) share whose
  * writer has got no byte into its socket for QUEUE_STALL_MS since the lane
- * became held (peer.sent_ms, noted per 64 KiB slice; peer.held_ms), keeps
- * asking while it reads nothing
- * of what we send: queue_push drops its lane and returns PC_E_PROTOCOL (the
- * reader bans it). One that reads, however slowly, only waits. queue_pop
- * broadcasts `space` when it skips a held lane at its share, so a reader
- * already waiting there starts its timed wait.
+ * became held (peer.sent_ms, noted per 64 KiB slice; peer.held_ms) keeps
+ * asking while it reads nothing of what we send: queue_push drops its lane
+ * and returns PC_E_PROTOCOL (the reader bans it). One that reads, however
+ * slowly, only waits. queue_pop broadcasts `space` when it skips a held lane
+ * whose reader may be waiting, so that reader starts its timed wait.
  *
  * Lock order: queue.mu -> peer.mu. This file takes only queue.mu; it reads
  * peer.closing, peer.unsent and peer.lane_waiting, atomics, without peer.mu.
@@ -124,22 +123,29 @@ fail_mu:
     return PC_E_IO;
 }
 
+/* Requires q->mu held: takes l, which follows prev (NULL: l is first), out
+ * of the ring. */
+static void ring_unlink(struct msg_queue *q, struct msg_lane *prev, struct msg_lane *l)
+{
+    if (prev != NULL)
+        prev->next = l->next;
+    else
+        q->ring = l->next;
+    if (q->ring_tail == l)
+        q->ring_tail = prev;
+    l->next = NULL;
+    l->in_ring = false;
+}
+
 /* Requires q->mu held: takes l out of the ring (it must be there). */
 static void ring_remove(struct msg_queue *q, struct msg_lane *l)
 {
     struct msg_lane *prev = NULL;
     for (struct msg_lane *x = q->ring; x != NULL; prev = x, x = x->next) {
-        if (x != l)
-            continue;
-        if (prev != NULL)
-            prev->next = l->next;
-        else
-            q->ring = l->next;
-        if (q->ring_tail == l)
-            q->ring_tail = prev;
-        l->next = NULL;
-        l->in_ring = false;
-        return;
+        if (x == l) {
+            ring_unlink(q, prev, l);
+            return;
+        }
     }
     assert(!"lane not in the ring");
 }
@@ -178,9 +184,9 @@ void queue_destroy(struct msg_queue *q)
 }
 
 /* Requires q->mu held. Whether p must wait before queueing wire_bytes more:
- * over its share, or the whole queue over total_bytes (a peer with nothing
- * queued never waits). A held peer's share is smaller: what it queues will
- * wait anyway, and the memory is ours. */
+ * over its own share (over_own_share), or the whole queue over total_bytes
+ * (over_total); a peer with nothing queued never waits. A held peer's share
+ * is smaller: what it queues will wait anyway, and the memory is ours. */
 static bool over_own_share(const struct msg_queue *q, const struct peer *p, size_t wire_bytes,
                            bool is_held)
 {
@@ -192,11 +198,9 @@ static bool over_own_share(const struct msg_queue *q, const struct peer *p, size
     return p->q_msgs >= msgs || p->q_bytes + wire_bytes > q->share_bytes;
 }
 
-static bool over_share(const struct msg_queue *q, const struct peer *p, size_t wire_bytes,
-                       bool is_held)
+static bool over_total(const struct msg_queue *q, const struct peer *p, size_t wire_bytes)
 {
-    return over_own_share(q, p, wire_bytes, is_held) ||
-           (p->q_msgs > 0 && q->bytes + wire_bytes > q->total_bytes);
+    return p->q_msgs > 0 && q->bytes + wire_bytes > q->total_bytes;
 }
 
 /* Requires q->mu held. Whether l must be skipped for now; if so, its peer is
@@ -243,11 +247,12 @@ int queue_push(struct msg_queue *q, struct msg *m)
             goto out;
         }
         bool is_held = lane_held(q, &p->lane);
-        if (!over_share(q, p, m->wire_bytes, is_held))
+        bool is_over_own = over_own_share(q, p, m->wire_bytes, is_held);
+        if (!is_over_own && !over_total(q, p, m->wire_bytes))
             break;
-        /* Only a peer over its own (held) share can be judged: the whole
+        /* Only a held peer over its own share can be judged: the whole
          * queue being full is others' doing. */
-        if (!is_held || !over_own_share(q, p, m->wire_bytes, true)) {
+        if (!is_held || !is_over_own) {
             sync_wait(&q->space, &q->mu);
             continue;
         }
@@ -305,21 +310,14 @@ static struct msg *take_next(struct msg_queue *q)
             m->next = NULL;
         } else if (l->head != NULL) {
             /* Held: a reader waiting at its share must look again. */
-            if (over_share(q, l->peer, 0, true))
+            if (over_own_share(q, l->peer, 0, true) || over_total(q, l->peer, 0))
                 wake_readers = true;
             prev = l;
             l = next;
             continue;
         }
         /* l leaves its place: to the back if it still has messages. */
-        if (prev != NULL)
-            prev->next = next;
-        else
-            q->ring = next;
-        if (q->ring_tail == l)
-            q->ring_tail = prev;
-        l->next = NULL;
-        l->in_ring = false;
+        ring_unlink(q, prev, l);
         if (l->head != NULL)
             ring_append(q, l);
         if (m != NULL)

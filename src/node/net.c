@@ -444,9 +444,9 @@ static void predecode_blocks(struct msg *m)
     if (!json_is_array(arr) || json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS)
         return;
     struct pc_err err = {0};
+    /* On success m->blocks is never NULL, even for no blocks. */
     if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &m->blocks, &m->n_blocks, &err) != 0)
         return;
-    m->has_blocks = true;
     json_object_del(payload, "blocks");
 }
 

@@ -122,8 +122,8 @@ struct msg {
     size_t wire_bytes; /* charged to the peer's queue share */
     pc_block *block;   /* MSG_LOCAL_BLOCK: owned */
     /* A `blocks` page decoded by the reader (the array is then gone from
-     * body): has_blocks, and blocks[0..n_blocks-1], owned. */
-    bool has_blocks;
+     * body): blocks[0..n_blocks-1], owned; NULL if not decoded (an empty
+     * page decodes to a non-NULL array of none). */
     pc_block **blocks;
     size_t n_blocks;
     struct mine_request *req; /* MSG_LOCAL_BLOCK: optional waiter, not owned */

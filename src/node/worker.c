@@ -199,11 +199,11 @@ struct worker {
     pc_hash judged[JUDGED_OFFERS];
     unsigned judged_next;
     /* pc-chain: announcements (announce_changed). */
-    int64_t announced_ms;       /* node_mono_ms() of the last one sent */
-    bool announce_due;          /* the tip changed since; not yet announced */
-    uint64_t announce_fork;     /* lowest fork height among those changes */
-    struct peer *announce_from; /* their one source (counted), or NULL */
-    bool announce_mixed;        /* they came from more than one source */
+    int64_t announced_ms;   /* node_mono_ms() of the last one sent */
+    bool announce_due;      /* the tip changed since; not yet announced */
+    uint64_t announce_fork; /* lowest fork height among those changes */
+    /* their one source (counted), or NULL: mined here, or more than one */
+    struct peer *announce_from;
     /* pc-chain: much heap was used and freed (a long branch adopted, big
      * pages built): hand it back at the next timer tick (malloc_trim). */
     bool trim_due;
@@ -461,8 +461,9 @@ static void answer_latest(struct worker *w, struct peer *p)
     send_to(w, p, "latestBlock", bj);
 }
 
-/* Announces our tip with latestBlock to every handshaked peer but `except`. */
-static void announce_tip(struct worker *w, struct peer *except)
+/* Announces our tip with latestBlock to the handshaked peers `to` names,
+ * but `except`. */
+static void announce_tip(struct worker *w, struct peer *except, enum broadcast_to to)
 {
     json_t *env = envelope("latestBlock", pc_block_to_json(pc_chain_tip(w->chain)));
     if (env == NULL) {
@@ -472,7 +473,7 @@ static void announce_tip(struct worker *w, struct peer *except)
     if (json_size(env) > w->n->cfg.max_frame_bytes)
         node_log(LOG_WARN, NULL, "new tip does not fit in a frame; not announced");
     else
-        node_broadcast(w->n, env, except);
+        node_broadcast_to(w->n, env, except, to);
     json_decref(env);
 }
 
@@ -489,7 +490,7 @@ static void announce_blocks(struct worker *w, struct peer *except, uint64_t fork
     uint64_t tip = pc_chain_height(w->chain);
     uint64_t n = tip > fork_height ? tip - fork_height : 1;
     if (n == 1 || n > ANNOUNCE_MAX_BLOCKS) {
-        announce_tip(w, except);
+        announce_tip(w, except, BROADCAST_ALL);
         return;
     }
     size_t len, got = 0;
@@ -498,15 +499,12 @@ static void announce_blocks(struct worker *w, struct peer *except, uint64_t fork
         /* Large blocks: the burst does not fit in one frame. Announce the
          * tip alone; peers that lack its parent fetch the blocks. */
         free(page);
-        announce_tip(w, except);
+        announce_tip(w, except, BROADCAST_ALL);
         return;
     }
     node_broadcast_bytes(w->n, page, len, "allBlock", except, BROADCAST_PEERCHAIN);
     free(page);
-    json_t *env = envelope("latestBlock", pc_block_to_json(pc_chain_tip(w->chain)));
-    if (env != NULL)
-        node_broadcast_to(w->n, env, except, BROADCAST_SEED);
-    json_decref(env);
+    announce_tip(w, except, BROADCAST_SEED);
 }
 
 /* Sends what announce_changed held back, once ANNOUNCE_GAP_MS has passed
@@ -518,11 +516,9 @@ static void announce_flush(struct worker *w, bool is_now)
     int64_t now = node_mono_ms();
     if (!is_now && now - w->announced_ms < ANNOUNCE_GAP_MS)
         return;
-    struct peer *from = w->announce_mixed ? NULL : w->announce_from;
-    announce_blocks(w, from, w->announce_fork);
+    announce_blocks(w, w->announce_from, w->announce_fork);
     w->announced_ms = now;
     w->announce_due = false;
-    w->announce_mixed = false;
     if (w->announce_from != NULL)
         peer_unref(w->announce_from);
     w->announce_from = NULL;
@@ -540,15 +536,17 @@ static void announce_changed(struct worker *w, struct peer *from, uint64_t fork_
     if (!w->announce_due) {
         w->announce_due = true;
         w->announce_fork = fork_height;
-        w->announce_mixed = false;
         w->announce_from = from;
         if (from != NULL)
             peer_ref(from);
     } else {
         if (fork_height < w->announce_fork)
             w->announce_fork = fork_height;
-        if (from != w->announce_from)
-            w->announce_mixed = true;
+        if (from != w->announce_from && w->announce_from != NULL) {
+            /* Sources differ: nobody is left out. */
+            peer_unref(w->announce_from);
+            w->announce_from = NULL;
+        }
     }
     announce_flush(w, false);
 }
@@ -1204,19 +1202,19 @@ static void on_get_blocks(struct worker *w, struct peer *p, const json_t *payloa
     send_page(w, p, true, (found ? found : 1) + 1, limit);
 }
 
-/* m's blocks were decoded by the reader (msg.has_blocks) or are still in
- * the payload; either way the worker judges them. */
+/* m's blocks were decoded by the reader (msg.blocks) or are still in the
+ * payload; either way the worker judges them. */
 static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st, struct msg *m)
 {
     const json_t *payload = json_object_get(m->body, "payload");
     const json_t *arr = json_object_get(payload, "blocks");
     uint64_t tip;
-    if (!json_is_object(payload) || (!m->has_blocks && !json_is_array(arr)) ||
+    if (!json_is_object(payload) || (m->blocks == NULL && !json_is_array(arr)) ||
         !get_uint(json_object_get(payload, "tip"), 1, PC_MAX_SAFE_INTEGER, &tip)) {
         malformed(w, p, "blocks", "needs a blocks array and a tip height");
         return;
     }
-    if (!m->has_blocks && json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS) {
+    if (m->blocks == NULL && json_array_size(arr) > PC_GETBLOCKS_MAX_BLOCKS) {
         malformed(w, p, "blocks", "more blocks than asked for");
         return;
     }
@@ -1229,12 +1227,11 @@ static void on_blocks(struct worker *w, struct peer *p, struct peer_state *st, s
     pc_block **blocks = NULL;
     size_t n = 0;
     struct pc_err err = {0};
-    if (m->has_blocks) {
+    if (m->blocks != NULL) {
         blocks = m->blocks; /* taken */
         n = m->n_blocks;
         m->blocks = NULL;
         m->n_blocks = 0;
-        m->has_blocks = false;
     } else if (pc_blocks_from_json(arr, PC_GETBLOCKS_MAX_BLOCKS, &blocks, &n, &err) != 0) {
         invalid(w, p, &err);
         sync_end(w, st, false, err.reason);

@@ -81,8 +81,16 @@ def case_bad_values(h):
 
 
 def policy_line(node):
-    lines = [ln for ln in node.log().splitlines() if "--sync-writes" in ln and "INFO" in ln]
-    return lines[-1] if lines else ""
+    """The startup line naming the policy. The node writes its port file
+    (which is when a test starts talking to it) before it opens the store
+    and logs the policy, so wait a bounded time for the line."""
+    def line():
+        lines = [ln for ln in node.log().splitlines() if "--sync-writes" in ln and "INFO" in ln]
+        return lines[-1] if lines else ""
+    try:
+        return pclib.wait_until(line, 10, interval=0.05, what="the --sync-writes log line")
+    except pclib.TestFailure:
+        return ""
 
 
 def case_log(h):

@@ -202,7 +202,7 @@ void node_broadcast_bytes(struct node *n, const char *data, size_t len, const ch
     sync_unlock(&net->peers_mu);
 }
 
-void node_broadcast_to(struct node *n, const json_t *msg, struct peer *except, enum broadcast_to to)
+void node_broadcast(struct node *n, const json_t *msg, struct peer *except, enum broadcast_to to)
 {
     size_t len;
     char *data = peer_serialize(msg, n->cfg.send_queue_bytes + 1, &len);
@@ -213,11 +213,6 @@ void node_broadcast_to(struct node *n, const json_t *msg, struct peer *except, e
     }
     node_broadcast_bytes(n, data, len, json_string_value(json_object_get(msg, "type")), except, to);
     free(data);
-}
-
-void node_broadcast(struct node *n, const json_t *msg, struct peer *except)
-{
-    node_broadcast_to(n, msg, except, BROADCAST_ALL);
 }
 
 /* How a registry walk describes one peer: 0 with *out a new JSON value,

@@ -237,17 +237,14 @@ void peer_misbehave(struct peer *p, int score, int code, const char *reason);
 void *peer_worker_state(struct peer *p);
 void peer_set_worker_state(struct peer *p, void *state, void (*destroy)(void *));
 
-/* Sends msg to every peer that has completed the handshake (seed peers
- * included), except `except` (may be NULL). */
-void node_broadcast(struct node *n, const json_t *msg, struct peer *except);
-/* The same, to some of them: */
+/* Sends msg to every peer that has completed the handshake and is of the
+ * kind `to` names, except `except` (may be NULL). */
 enum broadcast_to {
     BROADCAST_ALL,
     BROADCAST_PEERCHAIN, /* peers that sent hello */
     BROADCAST_SEED,      /* seed-protocol peers */
 };
-void node_broadcast_to(struct node *n, const json_t *msg, struct peer *except,
-                       enum broadcast_to to);
+void node_broadcast(struct node *n, const json_t *msg, struct peer *except, enum broadcast_to to);
 /* ... and already serialized (len bytes ending in '\n'; type for metrics). */
 void node_broadcast_bytes(struct node *n, const char *data, size_t len, const char *type,
                           struct peer *except, enum broadcast_to to);

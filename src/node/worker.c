@@ -473,7 +473,7 @@ static void announce_tip(struct worker *w, struct peer *except, enum broadcast_t
     if (json_size(env) > w->n->cfg.max_frame_bytes)
         node_log(LOG_WARN, NULL, "new tip does not fit in a frame; not announced");
     else
-        node_broadcast_to(w->n, env, except, to);
+        node_broadcast(w->n, env, except, to);
     json_decref(env);
 }
 
